@@ -152,6 +152,7 @@ class App(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    enabled_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
     active_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("app_versions.id", use_alter=True, ondelete="SET NULL")
     )
@@ -290,6 +291,144 @@ class Execution(Base):
     error: Mapped[str | None] = mapped_column(Text)
     credits_charged: Mapped[int] = mapped_column(BigInteger, default=0)  # micro-credits
     usage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    worker: Mapped[str | None] = mapped_column(String(200))
 
     app: Mapped[App] = relationship()
     account: Mapped[Account] = relationship()
+
+
+class Record(Base):
+    """One JSON record of an account's collection (``ctx.data``); always queried by account."""
+
+    __tablename__ = "records"
+    __table_args__ = (Index("ix_records_account_collection", "account_id", "collection", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    collection: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class AppStateValue(Base):
+    """``ctx.state``: a JSON value kept per (app, account, key) across executions."""
+
+    __tablename__ = "app_state"
+    __table_args__ = (UniqueConstraint("app_id", "account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    value: Mapped[Any] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+
+SETTING_KINDS = ("variable", "secret")
+
+
+class InstallationSetting(Base):
+    """A variable (``ctx.env``) or secret (``ctx.secrets``) of one installation.
+
+    A secret's value is a Fernet token; it is decrypted only inside a job's context and is
+    never shown again once set.
+    """
+
+    __tablename__ = "installation_settings"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "name"),
+        CheckConstraint(_one_of("kind", SETTING_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+
+MESSAGE_CHANNELS = ("email", "sms")
+MESSAGE_TRANSPORTS = ("smtp", "twilio", "outbox")
+
+
+class Message(Base):
+    """An email or SMS a job sent (or kept in the outbox when no provider is configured).
+
+    ``idempotency_key`` is derived from the execution and the message's content, so a job
+    re-run after a crash does not send (or pay for) the same message twice.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", MESSAGE_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("transport", MESSAGE_TRANSPORTS), name="transport"),
+        Index("ix_messages_account_created", "account_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id", ondelete="SET NULL"))
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(8))
+    transport: Mapped[str] = mapped_column(String(8))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now, onupdate=_now)
+
+
+class AiCall(Base):
+    """One AI model call a job made, with its token usage by kind.
+
+    The response is kept so that a re-run of the same execution asking the same question
+    gets the same answer without a second (billed) call.
+    """
+
+    __tablename__ = "ai_calls"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[int | None] = mapped_column(ForeignKey("apps.id", ondelete="SET NULL"))
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL"), index=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    response_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+class SpawnerTick(Base):
+    """One completed spawner tick: the slot it covered and how it went.
+
+    The newest row's slot is the last completed slot, from which the next tick (on any
+    replica) works out what was missed.
+    """
+
+    __tablename__ = "spawner_ticks"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(UTCDateTime, unique=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due: Mapped[int] = mapped_column(Integer, default=0)
+    enqueued: Mapped[int] = mapped_column(Integer, default=0)
+    catch_up_slots: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    lag_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -51,7 +51,8 @@ class Settings:
     openai_base_url: str | None
     twilio: TwilioSettings | None
     smtp: SmtpSettings | None
-    queue_prefix: str = "tickwork"
+    http_allow_private: bool = False
+    retry_backoff_seconds: tuple[int, ...] = (10, 60, 300, 900, 1800)
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,6 +101,21 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false; got {value!r}")
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        numbers = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be whole seconds separated by commas, e.g. 10,60,300; got {value!r}"
+        ) from None
+    if not numbers or any(number < 0 or number > 86400 for number in numbers):
+        raise ConfigError(f"{name} takes 1 or more waits of 0 to 86400 seconds; got {value!r}")
+    return numbers
 
 
 def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
@@ -187,7 +203,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_base_url=_url(env, "OPENAI_BASE_URL", ("http", "https")),
         twilio=_twilio(env),
         smtp=_smtp(env),
-        queue_prefix=_text(env, "TICKWORK_QUEUE_PREFIX") or "tickwork",
+        http_allow_private=_bool(env, "HTTP_ALLOW_PRIVATE", False),
+        retry_backoff_seconds=_seconds_list(env, "TICKWORK_RETRY_BACKOFF", (10, 60, 300, 900, 1800)),
     )
 
 

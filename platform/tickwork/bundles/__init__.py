@@ -2,7 +2,8 @@
 
 - ``parse_bundle`` / ``load_bundle`` / ``load_catalog`` read and validate bundles (the code is
   only parsed, never run) and raise or report ``BundleError`` with every problem found;
-- ``load_job_function`` executes a validated bundle's code and returns a job function (workers).
+- ``load_job_function`` executes a validated bundle's code once and returns a job function;
+  ``isolated_job_function`` runs it into a new namespace per call (what workers use).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tickwork.bundles.model import (
     Problem,
     bundle_checksum,
 )
-from tickwork.bundles.runtime import forget_modules, load_job_function, module_name
+from tickwork.bundles.runtime import forget_modules, isolated_job_function, load_job_function, module_name
 
 __all__ = [
     "CODE_FILE",
@@ -50,6 +51,7 @@ __all__ = [
     "is_ignored_folder",
     "load_bundle",
     "load_catalog",
+    "isolated_job_function",
     "load_job_function",
     "module_name",
     "parse_bundle",

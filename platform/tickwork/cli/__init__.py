@@ -34,13 +34,27 @@ def main() -> None:
 
 
 def _register() -> None:
-    from tickwork.cli import apps_cmd, bench_cmd, db_cmd, run_cmd, schedule_cmd
+    from tickwork.cli import (
+        accounts_cmd,
+        apps_cmd,
+        bench_cmd,
+        db_cmd,
+        executions_cmd,
+        run_cmd,
+        schedule_cmd,
+        spawner_cmd,
+        worker_cmd,
+    )
 
     main.add_command(schedule_cmd.schedule)
     main.add_command(apps_cmd.apps)
     main.add_command(db_cmd.db)
     main.add_command(run_cmd.run)
     main.add_command(bench_cmd.bench)
+    main.add_command(spawner_cmd.spawner)
+    main.add_command(worker_cmd.worker)
+    main.add_command(accounts_cmd.accounts)
+    main.add_command(executions_cmd.executions)
 
 
 _register()

@@ -247,3 +247,46 @@ def sync() -> None:
     click.echo(f"catalog {settings.apps_dir}")
     for line in report.lines():
         click.echo(f"  {line}")
+
+
+# --- pause / resume ---------------------------------------------------------------------------
+
+
+def _switch(slug: str, account_ref: str | None, on: bool) -> None:
+    from tickwork.accounts import find_account, find_app, installation_of
+    from tickwork.db import session_scope
+    from tickwork.switches import set_platform_switch, set_schedule_status
+
+    word = "on" if on else "off"
+    with session_scope() as session:
+        if account_ref is None:
+            app = find_app(session, slug)
+            changed = set_platform_switch(session, app, on)
+            click.echo(f"{slug} is {word} platform-wide" + ("" if changed else " (no change)"))
+            return
+        account = find_account(session, account_ref)
+        installation = installation_of(session, account, find_app(session, slug, account))
+        changed = set_schedule_status(session, installation, on)
+        click.echo(
+            f"{slug} schedule status is {word} for {account.slug}" + ("" if changed else " (no change)")
+        )
+
+
+@apps.command("pause")
+@click.argument("slug")
+@click.option(
+    "--account", help="That account's installation (id or slug); without it, the platform-wide switch."
+)
+def pause(slug: str, account: str | None) -> None:
+    """Switch an app's schedule off (one installation, or platform-wide)."""
+    _switch(slug, account, on=False)
+
+
+@apps.command("resume")
+@click.argument("slug")
+@click.option(
+    "--account", help="That account's installation (id or slug); without it, the platform-wide switch."
+)
+def resume(slug: str, account: str | None) -> None:
+    """Switch an app's schedule back on; it runs from its next slot, never replaying."""
+    _switch(slug, account, on=True)

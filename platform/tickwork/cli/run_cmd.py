@@ -1,15 +1,19 @@
 """``tickwork run``: the whole platform on one machine, on embedded defaults.
 
 It prepares what the parts share (the SQLite file, an embedded redis-server when REDIS_URL
-is not set, the schema, the app catalog), says what it started, then keeps running until
-Ctrl-C or SIGTERM, when it stops everything it started.
+is not set, the schema, the app catalog, demo accounts on first start), starts the spawner
+and a worker as child processes, says what it started, then keeps running until Ctrl-C or
+SIGTERM, when it stops everything it started. A child that dies is reported and restarted.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+import time
 from types import FrameType
 
 import click
@@ -17,6 +21,7 @@ import click
 from tickwork import migrate
 from tickwork.catalog import sync_catalog
 from tickwork.db import session_scope
+from tickwork.demo import seed_demo
 from tickwork.embedded_redis import EmbeddedRedis
 from tickwork.settings import get_settings, reset_settings
 
@@ -45,15 +50,30 @@ def run() -> None:
         click.echo(f"catalog   {settings.apps_dir}")
         for line in report.lines():
             click.echo(f"  {line}")
-        click.echo("Tickwork is running. Press Ctrl-C to stop.")
-        _wait_for_stop()
+        with session_scope() as session:
+            demo = [account.name for account in seed_demo(session)]
+        if demo:
+            click.echo(f"demo      accounts {', '.join(demo)} with every catalog app installed")
+        children = {name: _start(name, command) for name, command in ROLES.items()}
+        for name, process in children.items():
+            click.echo(f"started   {name} (pid {process.pid}): tickwork {' '.join(ROLES[name])}")
+        click.echo("Tickwork is running. Emails and SMS land in the outbox. Press Ctrl-C to stop.")
+        _supervise(children)
     finally:
         if embedded is not None:
             embedded.stop()
             click.echo("stopped   embedded redis-server")
 
 
-def _wait_for_stop() -> None:
+ROLES = {"spawner": ["spawner", "--quiet"], "worker": ["worker"]}
+
+
+def _start(name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "tickwork", *command], env=dict(os.environ))
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Wait for Ctrl-C or SIGTERM, restarting a child that dies; then stop them all."""
     stop = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -61,4 +81,18 @@ def _wait_for_stop() -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
-    stop.wait()
+    while not stop.wait(1.0):
+        for name, process in list(children.items()):
+            if process.poll() is not None:
+                click.echo(f"{name} exited with {process.returncode}; restarting it", err=True)
+                time.sleep(1.0)
+                children[name] = _start(name, ROLES[name])
+    for process in children.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for name, process in children.items():
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        click.echo(f"stopped   {name}")

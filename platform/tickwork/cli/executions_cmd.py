@@ -1,0 +1,76 @@
+"""``tickwork executions``: what ran, when, and how it went."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from tickwork.accounts import find_account, find_app
+from tickwork.db import session_scope
+from tickwork.models import EXECUTION_STATUSES, App, Execution
+
+
+@click.group()
+def executions() -> None:
+    """List executions."""
+
+
+def _row(execution: Execution, slug: str) -> dict[str, Any]:
+    return {
+        "id": execution.id,
+        "app": slug,
+        "job": execution.job,
+        "account": execution.account_id,
+        "source": execution.source,
+        "status": execution.status,
+        "skip_reason": execution.skip_reason,
+        "scheduled_for": execution.scheduled_for.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "attempts": execution.attempts,
+        "duration_ms": execution.duration_ms,
+    }
+
+
+@executions.command("list")
+@click.option("--app", "app_slug", help="Only this app (slug).")
+@click.option("--account", help="Only this account (id or slug).")
+@click.option("--status", type=click.Choice(EXECUTION_STATUSES), help="Only this status.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def list_executions(
+    app_slug: str | None, account: str | None, status: str | None, limit: int, output_format: str
+) -> None:
+    """Executions, newest slot first."""
+    with session_scope() as session:
+        query = select(Execution, App.slug).join(App, App.id == Execution.app_id)
+        if account:
+            found = find_account(session, account)
+            query = query.where(Execution.account_id == found.id)
+            if app_slug:
+                query = query.where(Execution.app_id == find_app(session, app_slug, found).id)
+        elif app_slug:
+            query = query.where(App.slug == app_slug)
+        if status:
+            query = query.where(Execution.status == status)
+        query = query.order_by(Execution.scheduled_for.desc(), Execution.id.desc()).limit(limit)
+        rows = [_row(execution, slug) for execution, slug in session.execute(query)]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = ("ID", "APP", "JOB", "ACCOUNT", "SOURCE", "STATUS", "SCHEDULED FOR (UTC)", "TRIES", "MS")
+    table = [headers] + [
+        (
+            str(r["id"]), r["app"], r["job"], str(r["account"]), r["source"],
+            r["status"] + (f" ({r['skip_reason']})" if r["skip_reason"] else ""),
+            r["scheduled_for"], str(r["attempts"]), "" if r["duration_ms"] is None else str(r["duration_ms"]),
+        )
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    if not rows:
+        click.echo("(no executions)")

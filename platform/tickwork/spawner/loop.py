@@ -1,0 +1,119 @@
+"""Running the spawner: every minute in real time, one minute on demand, or a simulated span.
+
+Real time: the replica holding the lock ticks at each minute boundary; the others check
+every few seconds and take over within a minute of the holder dying. SIGTERM finishes the
+tick under way (ticks are short), releases the lock so a replica takes over at once, and
+exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from types import FrameType
+
+from redis import Redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from tickwork import clock, recovery
+from tickwork.settings import get_settings
+from tickwork.spawner.lock import REFRESH_EVERY_SECONDS, SpawnerLock
+from tickwork.spawner.tick import MINUTE, Spawner, TickReport, floor_minute
+
+log = logging.getLogger(__name__)
+
+FOLLOWER_POLL_SECONDS = 5.0
+
+
+class StopFlag:
+    """Set by SIGTERM or SIGINT; the loop checks it between ticks."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        def handle(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping after the current tick", signum)
+            self.event.set()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    @property
+    def stopped(self) -> bool:
+        return self.event.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        return self.event.wait(max(0.0, seconds))
+
+
+def tick_and_recover(spawner: Spawner, slot: datetime) -> TickReport:
+    """One tick, then retry or fail executions whose worker vanished."""
+    report = spawner.tick(slot)
+    with spawner.sessions() as session:
+        stuck = recovery.overdue(session)
+        if stuck:
+            backoff = get_settings().retry_backoff_seconds
+            recovery.recover(session, spawner.redis, stuck, recovery.WORKER_DIED, backoff)
+    return report
+
+
+def run_forever(
+    sessions: sessionmaker[Session], redis: Redis, stop: StopFlag, on_tick: Callable[[TickReport], None]
+) -> None:
+    lock = SpawnerLock(redis)
+    spawner = Spawner(sessions, redis, owner=lock.owner)
+    next_slot = floor_minute(clock.now())
+    try:
+        while not stop.stopped:
+            now = clock.now()
+            if now < next_slot:
+                # Sleep towards the boundary, refreshing the lock if we hold it.
+                stop.wait(min((next_slot - now).total_seconds(), REFRESH_EVERY_SECONDS))
+                if lock.held and not lock.refresh():
+                    log.warning("lost the spawner lock; another replica holds it now")
+                continue
+            if lock.acquire():
+                on_tick(tick_and_recover(spawner, floor_minute(now)))
+                next_slot = floor_minute(clock.now()) + MINUTE
+            else:
+                # A follower: look again soon, so a dead holder is replaced within a minute.
+                stop.wait(FOLLOWER_POLL_SECONDS)
+                next_slot = floor_minute(clock.now())
+    finally:
+        lock.release()
+
+
+def simulate(
+    sessions: sessionmaker[Session],
+    redis: Redis,
+    start: datetime,
+    end: datetime,
+    wait_for_lock: float = 600.0,
+) -> Iterator[TickReport]:
+    """Tick every minute from ``start`` (inclusive) to ``end`` (exclusive) with the clock moved.
+
+    The lock is held for the whole span, so concurrent simulations of the same span take
+    turns rather than interleave, and each slot is spawned once.
+    """
+    lock = SpawnerLock(redis)
+    waited = 0.0
+    while not lock.acquire():
+        if waited >= wait_for_lock:
+            raise TimeoutError("another spawner held the lock for the whole wait")
+        threading.Event().wait(0.2)
+        waited += 0.2
+    spawner = Spawner(sessions, redis, owner=lock.owner)
+    slot = floor_minute(start)
+    try:
+        with clock.frozen_at(slot) as move_to:
+            while slot < end:
+                move_to(slot)
+                yield tick_and_recover(spawner, slot)
+                lock.refresh()
+                slot += MINUTE
+    finally:
+        lock.release()
