@@ -212,7 +212,7 @@ class Runner:
             try:
                 with deadline(timeout) as ends_at:
                     if _current_hook is not None:
-                        _current_hook(execution.id, time.time() + timeout)
+                        _current_hook(execution.id, time.monotonic() + timeout)
                     function = isolated_job_function(bundle, execution.job)
                     context = self._context(session, data_session, execution, target, logger, ends_at)
                     try:

@@ -39,6 +39,8 @@ from tickwork.settings import get_settings
 log = logging.getLogger(__name__)
 
 HARD_KILL_GRACE_SECONDS = 10.0  # past its deadline by this much, a process is killed
+# Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
+# wall-clock jumps, which must never make the watchdog kill (or spare) a job.
 MAX_JOBS_PER_PROCESS = 2000  # then the process is replaced: leaks cannot build up
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
@@ -129,7 +131,7 @@ class Supervisor:
             if (
                 execution_id
                 and deadline
-                and time.time() > deadline + HARD_KILL_GRACE_SECONDS
+                and time.monotonic() > deadline + HARD_KILL_GRACE_SECONDS
                 and child.process.pid
             ):
                 log.warning(
