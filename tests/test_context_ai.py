@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Database
 from tests.servers.openai_server import OpenAIServer, Usage
 from tickwork.context.ai import AIClient, AIError, AIUnavailable, Completion
 from tickwork.metering import TokenUsage, UsageRecorder
-from tickwork.models import Account, AiCall, App, Execution
+from tickwork.models import AiCall
 from tickwork.settings import Settings, load_settings
 
 QUESTION = [
@@ -31,27 +31,7 @@ def make_settings(tmp_path: Path, server: OpenAIServer | None = None, api_key: s
 
 
 def make_execution(db: Database) -> tuple[int, int, int]:
-    """An account, a catalog app and an execution of its job: (account_id, app_id, execution_id)."""
-    with db.session() as session:
-        account = session.scalar(select(Account).where(Account.slug == "acme"))
-        if account is None:
-            account = Account(slug="acme", name="Acme Bakery")
-            app = App(slug="order-digest", kind="catalog", name="Order digest")
-            session.add_all([account, app])
-            session.flush()
-        else:
-            app = session.scalars(select(App)).one()
-        execution = Execution(
-            app_id=app.id,
-            job="digest",
-            account_id=account.id,
-            source="schedule",
-            scheduled_for=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-            status="running",
-        )
-        session.add(execution)
-        session.commit()
-        return account.id, app.id, execution.id
+    return factories.make_execution(db, "order-digest", "digest")
 
 
 def make_client(

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Database
 from tests.servers.fixtures import SMTP_TEST_LOGIN, SMTP_TEST_SENDER
 from tests.servers.smtp_server import SMTPServer
 from tickwork.context.email import EmailError, EmailSender, email_key
 from tickwork.metering import CreditLimitExceeded, TokenUsage, UsageRecorder
-from tickwork.models import Account, App, Execution, Message
+from tickwork.models import Message
 from tickwork.settings import Settings, load_settings
 
 OWNER = "owner@example.com"
@@ -39,27 +39,7 @@ def smtp_env(
 
 
 def make_execution(db: Database) -> tuple[int, int, int]:
-    """An account, a catalog app and an execution of its job: (account_id, app_id, execution_id)."""
-    with db.session() as session:
-        account = session.scalar(select(Account).where(Account.slug == "acme"))
-        if account is None:
-            account = Account(slug="acme", name="Acme Bakery")
-            app = App(slug="daily-digest", kind="catalog", name="Daily digest")
-            session.add_all([account, app])
-            session.flush()
-        else:
-            app = session.scalars(select(App)).one()
-        execution = Execution(
-            app_id=app.id,
-            job="digest",
-            account_id=account.id,
-            source="manual",
-            scheduled_for=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-            status="running",
-        )
-        session.add(execution)
-        session.commit()
-        return account.id, app.id, execution.id
+    return factories.make_execution(db, "daily-digest", "digest")
 
 
 def make_sender(db: Database, settings: Settings, meter: Any, execution: tuple[int, int, int]) -> EmailSender:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from tests import factories
 from tests.conftest import Database
 from tests.servers import twilio_server as harness
 from tests.servers.twilio_server import TwilioServer
 from tickwork.context.sms import SmsError, SmsSender, count_segments, sms_key
 from tickwork.metering import UsageRecorder
-from tickwork.models import Account, App, Execution, Message
+from tickwork.models import Message
 from tickwork.settings import Settings, load_settings
 
 OWNER_PHONE = "+16175550123"
@@ -36,27 +36,7 @@ def make_settings(tmp_path: Path, twilio: TwilioServer | None = None, token: str
 
 
 def make_execution(db: Database) -> tuple[int, int, int]:
-    """An account, a catalog app and an execution of its job: (account_id, app_id, execution_id)."""
-    with db.session() as session:
-        account = session.scalar(select(Account).where(Account.slug == "acme"))
-        if account is None:
-            account = Account(slug="acme", name="Acme Bakery")
-            app = App(slug="low-stock", kind="catalog", name="Low stock alerts")
-            session.add_all([account, app])
-            session.flush()
-        else:
-            app = session.scalars(select(App)).one()
-        execution = Execution(
-            app_id=app.id,
-            job="alert",
-            account_id=account.id,
-            source="schedule",
-            scheduled_for=datetime(2026, 11, 22, 13, 5, tzinfo=UTC),
-            status="running",
-        )
-        session.add(execution)
-        session.commit()
-        return account.id, app.id, execution.id
+    return factories.make_execution(db, "low-stock", "alert")
 
 
 def make_sender(

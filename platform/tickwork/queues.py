@@ -6,6 +6,8 @@ own tools (``rq info -u REDIS_URL``, rq-dashboard) show it like any other RQ que
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 from rq import Queue
 
@@ -35,6 +37,29 @@ def connection(url: str | None = None) -> redis.Redis:
 
 def job_queue(conn: redis.Redis | None = None) -> Queue:
     return Queue(QUEUE_NAME, connection=conn or connection())
+
+
+FAILED_JOB_TTL_SECONDS = 86400  # RQ keeps a failed job a day; the outcome lives in the database
+
+
+def enqueue_execution(conn: redis.Redis, execution_id: int, job_id: str, delay_seconds: float = 0) -> None:
+    """Queue a recorded execution (manual, follow-up, retry); after ``delay_seconds`` if given.
+
+    Nothing of the job stays in Redis once it finishes (``result_ttl=0``), and RQ applies no
+    timeout of its own (``-1``): the runner enforces the job's.
+    """
+    queue = job_queue(conn)
+    options = {
+        "kwargs": {"execution": execution_id},
+        "job_id": job_id,
+        "result_ttl": 0,
+        "failure_ttl": FAILED_JOB_TTL_SECONDS,
+        "job_timeout": -1,
+    }
+    if delay_seconds > 0:
+        queue.enqueue_in(timedelta(seconds=delay_seconds), RUNNER_FUNCTION, **options)
+    else:
+        queue.enqueue(RUNNER_FUNCTION, **options)
 
 
 def reset_connections() -> None:

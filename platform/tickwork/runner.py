@@ -27,7 +27,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -49,7 +49,7 @@ from tickwork.db import session_factory
 from tickwork.executions import ScheduledRun
 from tickwork.metering import InsufficientCredits, Meter, UsageRecorder
 from tickwork.models import Account, App, AppVersion, Execution, Installation, JobSchedule, User
-from tickwork.queues import QUEUE_NAME, RUNNER_FUNCTION, connection, job_queue
+from tickwork.queues import QUEUE_NAME, connection, enqueue_execution
 from tickwork.settings import Settings, get_settings
 from tickwork.state import AppState
 from tickwork.timeouts import JobTimeout, deadline
@@ -419,18 +419,7 @@ def _release(redis: Redis, key: str, execution_id: int) -> None:
 def schedule_retry(redis: Redis, execution_id: int, attempts: int, backoff: tuple[int, ...]) -> None:
     """Queue the next attempt of an execution after its backoff (RQ's scheduler holds it)."""
     wait = backoff[min(attempts - 1, len(backoff) - 1)] if backoff else 0
-    queue = job_queue(redis)
-    job_id = f"r{execution_id}-{attempts + 1}"
-    kwargs = {"execution": execution_id}
-    if wait <= 0:
-        queue.enqueue(
-            RUNNER_FUNCTION, kwargs=kwargs, job_id=job_id, result_ttl=0, failure_ttl=86400, job_timeout=-1
-        )
-    else:
-        queue.enqueue_in(
-            timedelta(seconds=wait), RUNNER_FUNCTION, kwargs=kwargs, job_id=job_id, result_ttl=0,
-            failure_ttl=86400, job_timeout=-1,
-        )  # fmt: skip
+    enqueue_execution(redis, execution_id, f"r{execution_id}-{attempts + 1}", delay_seconds=wait)
 
 
 def enqueue_run(
@@ -463,10 +452,7 @@ def enqueue_run(
         session.add(execution)
         session.commit()
         execution_id = execution.id
-    job_queue(redis).enqueue(
-        RUNNER_FUNCTION, kwargs={"execution": execution_id}, job_id=f"e{execution_id}", result_ttl=0,
-        failure_ttl=86400, job_timeout=-1,
-    )  # fmt: skip
+    enqueue_execution(redis, execution_id, f"e{execution_id}")
     return execution_id
 
 
