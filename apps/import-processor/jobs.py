@@ -132,14 +132,16 @@ def finish(ctx, record, progress):
     return True
 
 
-def process_batch(ctx, *, batch_size=250, min_seconds_left=10, **params):
-    """Import rows of the current batch until it is done or the deadline is near.
+def process_batch(ctx, *, batch_size=250, chunks_per_run=1, min_seconds_left=10, **params):
+    """Import up to ``chunks_per_run`` chunks of the current batch, then resume next minute.
 
     Steps: pick (or claim) a batch; load its progress from state; process chunks, saving
     progress after each; mirror the counts on the batch record; when no rows are left, mark
-    it done and email the owner. Runs every minute, one at a time (overlap "skip").
+    it done and email the owner. Runs every minute, one at a time (overlap "skip"); it also
+    stops early when the deadline is near.
     """
     batch_size = max(1, int(batch_size))
+    chunks_left = max(1, int(chunks_per_run))
     batches = ctx.data["import_batches"]
     summary = {"batch": None, "processed": 0, "failed": 0, "done": False, "stopped_early": False}
     record = next_batch(batches)
@@ -156,11 +158,12 @@ def process_batch(ctx, *, batch_size=250, min_seconds_left=10, **params):
     }
     start_processed, start_failed = progress["processed"], progress["failed"]
     more = True
-    while more:
+    while more and chunks_left > 0:
         if ctx.time_left() < min_seconds_left:
             summary["stopped_early"] = True
             break
         more = process_chunk(ctx, record, progress, batch_size, min_seconds_left)
+        chunks_left -= 1
         batches.update(
             {"id": record["id"]}, {"processed": progress["processed"], "failed": progress["failed"]}
         )
