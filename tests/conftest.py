@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing.models import BillingBase
 from tickwork import db as tickwork_db
 from tickwork import migrate
 from tickwork.embedded_redis import EmbeddedRedis
@@ -116,6 +117,7 @@ _migrated: dict[str, str] = {}
 
 def _clean(engine: Engine) -> None:
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    tables += [table.name for table in BillingBase.metadata.sorted_tables]
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing.models import BillingBase
 from tickwork import migrate
 from tickwork.models import Account, App, Base, Execution, Installation, User
 
@@ -20,7 +21,7 @@ from .conftest import Database
 def test_migrations_match_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, [Base.metadata, BillingBase.metadata])  # type: ignore[arg-type]
     assert differences == []
     assert migrate.current_revision(db.engine) == migrate.head_revision()
 

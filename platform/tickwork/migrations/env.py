@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+from billing.models import BillingBase
 from tickwork.models import Base
 
-target_metadata = Base.metadata
+# The platform's tables and billing's (a leaf library with its own metadata) migrate together.
+target_metadata = [Base.metadata, BillingBase.metadata]
 
 
 def run_migrations() -> None:

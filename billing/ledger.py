@@ -1,0 +1,159 @@
+"""The ledger: every credit movement is one entry, written with its balance update.
+
+``post`` is the only way money moves. In one transaction (a savepoint in the caller's):
+1. insert the entry under its idempotency key; if the key exists, nothing else happens and
+   the earlier entry is returned (a retry or a re-delivered job is never charged twice);
+2. add the amount to the balance with one conditional UPDATE (``balance = balance + x``,
+   never read-modify-write); a charge that would take the balance below minus the overdraft
+   limit updates no row and is refused;
+3. add the entry to its daily rollup with an upsert, so reports never scan the ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from billing.models import KINDS, Balance, DailyRollup, LedgerEntry
+
+REPORTING_ZONE = ZoneInfo("America/New_York")  # days in reports are Eastern, like schedules
+
+
+class LimitExceeded(Exception):
+    """A charge would take the balance past the overdraft limit; nothing was written."""
+
+    def __init__(self, account_id: int, amount: int, balance: int, overdraft: int) -> None:
+        self.account_id = account_id
+        self.amount = amount
+        self.balance = balance
+        self.overdraft = overdraft
+        super().__init__(
+            f"account {account_id} cannot pay {-amount / 1_000_000:.6f} credits: balance "
+            f"{balance / 1_000_000:.6f}, overdraft limit {overdraft / 1_000_000:.6f}"
+        )
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One movement to write: ``amount`` in signed micro-credits (charges are negative)."""
+
+    key: str
+    account_id: int
+    kind: str
+    amount: int
+    at: datetime
+    quantity: int = 1
+    app: str = ""
+    job: str = ""
+    execution_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown ledger kind {self.kind!r}")
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError("amounts are whole micro-credits")
+        if self.at.tzinfo is None:
+            raise ValueError("a posting needs an aware time")
+
+
+def reporting_day(instant: datetime) -> date:
+    return instant.astimezone(REPORTING_ZONE).date()
+
+
+def _insert(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def open_account(session: Session, account_id: int, at: datetime, overdraft: int = 0) -> None:
+    """Make sure the account has a balance row (a no-op when it has one)."""
+    insert = _insert(session)
+    session.execute(
+        insert(Balance)
+        .values(account_id=account_id, balance=0, overdraft=overdraft, updated_at=at)
+        .on_conflict_do_nothing(index_elements=["account_id"])
+    )
+
+
+def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> tuple[LedgerEntry, bool]:
+    """Write ``posting``; returns the entry and whether it is new (False: its key was used)."""
+    open_account(session, posting.account_id, posting.at)
+    savepoint = session.begin_nested()
+    entry = LedgerEntry(
+        idempotency_key=posting.key,
+        account_id=posting.account_id,
+        kind=posting.kind,
+        amount=posting.amount,
+        quantity=posting.quantity,
+        app=posting.app,
+        job=posting.job,
+        execution_id=posting.execution_id,
+        detail=posting.detail,
+        expires_at=posting.expires_at,
+        created_at=posting.at,
+    )
+    session.add(entry)
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        earlier = select(LedgerEntry).where(LedgerEntry.idempotency_key == posting.key)
+        return session.scalars(earlier).one(), False
+
+    change = update(Balance).where(Balance.account_id == posting.account_id)
+    if enforce_limit and posting.amount < 0:
+        change = change.where(Balance.balance + posting.amount >= -Balance.overdraft)
+    changed = session.execute(
+        change.values(balance=Balance.balance + posting.amount, updated_at=posting.at).execution_options(
+            synchronize_session=False
+        )
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        savepoint.rollback()
+        balance, overdraft = balance_of(session, posting.account_id)
+        raise LimitExceeded(posting.account_id, posting.amount, balance, overdraft)
+
+    insert = _insert(session)
+    rollup = insert(DailyRollup).values(
+        account_id=posting.account_id,
+        day=reporting_day(posting.at),
+        app=posting.app,
+        job=posting.job,
+        kind=posting.kind,
+        count=1,
+        amount=posting.amount,
+    )
+    session.execute(
+        rollup.on_conflict_do_update(
+            index_elements=["account_id", "day", "app", "job", "kind"],
+            set_={"count": DailyRollup.count + 1, "amount": DailyRollup.amount + rollup.excluded.amount},
+        )
+    )
+    savepoint.commit()
+    return entry, True
+
+
+def balance_of(session: Session, account_id: int) -> tuple[int, int]:
+    """(balance, overdraft limit) in micro-credits; (0, 0) for an account never billed."""
+    row = session.execute(
+        select(Balance.balance, Balance.overdraft).where(Balance.account_id == account_id)
+    ).one_or_none()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def set_overdraft(session: Session, account_id: int, overdraft: int, at: datetime) -> None:
+    if overdraft < 0:
+        raise ValueError("an overdraft limit is zero or more")
+    open_account(session, account_id, at)
+    session.execute(
+        update(Balance).where(Balance.account_id == account_id).values(overdraft=overdraft, updated_at=at)
+    )
