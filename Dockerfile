@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     TICKWORK_HOME=/var/lib/tickwork \
-    APPS_DIR=/srv/apps
+    APPS_DIR=/srv/apps \
+    TICKWORK_RATES=/etc/tickwork/rates.toml
 
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -20,6 +20,7 @@ from tickwork.errors import ConfigError
 # The repository's own apps/ folder: the default catalog when running from a checkout.
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_APPS_DIR = _REPO_ROOT / "apps"
+DEFAULT_RATES_FILE = _REPO_ROOT / "config" / "rates.toml"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Settings:
     database_url: str
     redis_url: str | None  # None: start the embedded Redis server (``tickwork run`` only)
     apps_dir: Path
+    rates_file: Path
     secret_key: str
     openai_api_key: str | None
     openai_base_url: str | None
@@ -198,6 +200,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
         apps_dir=apps_dir,
+        rates_file=Path(_text(env, "TICKWORK_RATES") or DEFAULT_RATES_FILE).expanduser().resolve(),
         secret_key=_secret_key(env, home),
         openai_api_key=_text(env, "OPENAI_API_KEY"),
         openai_base_url=_url(env, "OPENAI_BASE_URL", ("http", "https")),

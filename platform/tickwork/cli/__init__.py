@@ -38,6 +38,7 @@ def _register() -> None:
         accounts_cmd,
         apps_cmd,
         bench_cmd,
+        billing_cmd,
         db_cmd,
         executions_cmd,
         run_cmd,
@@ -55,6 +56,7 @@ def _register() -> None:
     main.add_command(worker_cmd.worker)
     main.add_command(accounts_cmd.accounts)
     main.add_command(executions_cmd.executions)
+    main.add_command(billing_cmd.billing)
 
 
 _register()

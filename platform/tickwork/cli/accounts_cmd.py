@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import click
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
 
+import click
+from sqlalchemy import select
+
+from billing.ledger import Posting, balance_of, post, set_overdraft
+from billing.projection import days_left
+from billing.rates import RatesError, micro
+from billing.reports import credits_text
+from tickwork import clock
 from tickwork.accounts import create_account, find_account, find_app, install
+from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
+from tickwork.errors import BadInput
+from tickwork.models import Account
+from tickwork.projections import account_daily_micro
 
 
 @click.group()
@@ -34,3 +49,95 @@ def install_app(account: str, app: str, off: bool) -> None:
         found = find_account(session, account)
         installation = install(session, found, find_app(session, app, found), "off" if off else "on")
         click.echo(f"installed {app} for {found.slug}; schedule status {installation.schedule_status}")
+
+
+def _micro(text: str, what: str) -> int:
+    try:
+        return micro(text, what)
+    except RatesError as error:
+        raise BadInput(str(error)) from None
+
+
+@accounts.command("grant")
+@click.argument("account")
+@click.argument("credits")
+@click.option("--key", help="An idempotency key: granting twice with the same key grants once.")
+@click.option("--note", default="", help="Why (kept on the ledger entry).")
+def grant(account: str, credits: str, key: str | None, note: str) -> None:
+    """Add CREDITS (a decimal like 100 or 2.5) to ACCOUNT's balance."""
+    amount = _micro(credits, "CREDITS")
+    if amount <= 0:
+        raise BadInput("CREDITS must be more than 0")
+    with session_scope() as session:
+        found = find_account(session, account)
+        posting = Posting(
+            key=key or f"grant:{uuid.uuid4().hex}", account_id=found.id, kind="grant", amount=amount,
+            at=clock.now(), detail={"note": note} if note else {},
+        )  # fmt: skip
+        _, new = post(session, posting)
+        balance, _ = balance_of(session, found.id)
+    word = "granted" if new else "already granted (same key)"
+    click.echo(f"{word} {credits_text(amount)} credits to {found.slug}; balance {credits_text(balance)}")
+
+
+@accounts.command("overdraft")
+@click.argument("account")
+@click.argument("credits")
+def overdraft(account: str, credits: str) -> None:
+    """Let ACCOUNT's balance go down to minus CREDITS (0 turns the overdraft off)."""
+    with session_scope() as session:
+        found = find_account(session, account)
+        set_overdraft(session, found.id, _micro(credits, "CREDITS"), clock.now())
+    click.echo(f"{found.slug} may now go {credits} credits below zero")
+
+
+def _listing(session: Any) -> list[dict[str, Any]]:
+    accounts_ = list(session.scalars(select(Account).order_by(Account.id)))
+    projected = account_daily_micro(session, [account.id for account in accounts_])
+    rows = []
+    for account in accounts_:
+        balance, limit = balance_of(session, account.id)
+        daily = projected.get(account.id, 0)
+        left = days_left(balance, limit, daily)
+        rows.append(
+            {
+                "id": account.id,
+                "name": account.name,
+                "slug": account.slug,
+                "status": account.status,
+                "balance": credits_text(balance),
+                "overdraft": credits_text(limit),
+                "projected_credits_per_day": credits_text(daily),
+                "days_left": None
+                if left is None
+                else float(round(Decimal(left.numerator) / left.denominator, 2)),
+            }
+        )
+    return rows
+
+
+@accounts.command("list")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table")
+def list_accounts(output_format: str) -> None:
+    """Accounts with their balance, projected spend per day and days of credit left."""
+    with session_scope() as session:
+        rows = _listing(session)
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = ("ID", "SLUG", "NAME", "BALANCE", "OVERDRAFT", "PER DAY", "DAYS LEFT")
+    echo_table(
+        headers,
+        [
+            (
+                str(r["id"]),
+                r["slug"],
+                r["name"],
+                r["balance"],
+                r["overdraft"],
+                r["projected_credits_per_day"],
+                "never" if r["days_left"] is None else f"{r['days_left']:,.2f}",
+            )
+            for r in rows
+        ],
+    )

@@ -10,6 +10,7 @@ import click
 from sqlalchemy import select
 
 from tickwork.accounts import find_account, find_app
+from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.models import EXECUTION_STATUSES, App, Execution
 
@@ -61,16 +62,22 @@ def list_executions(
         click.echo(json.dumps(rows, indent=2))
         return
     headers = ("ID", "APP", "JOB", "ACCOUNT", "SOURCE", "STATUS", "SCHEDULED FOR (UTC)", "TRIES", "MS")
-    table = [headers] + [
-        (
-            str(r["id"]), r["app"], r["job"], str(r["account"]), r["source"],
-            r["status"] + (f" ({r['skip_reason']})" if r["skip_reason"] else ""),
-            r["scheduled_for"], str(r["attempts"]), "" if r["duration_ms"] is None else str(r["duration_ms"]),
-        )
-        for r in rows
-    ]  # fmt: skip
-    widths = [max(len(line[i]) for line in table) for i in range(len(headers))]
-    for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    echo_table(
+        headers,
+        [
+            (
+                str(r["id"]),
+                r["app"],
+                r["job"],
+                str(r["account"]),
+                r["source"],
+                r["status"] + (f" ({r['skip_reason']})" if r["skip_reason"] else ""),
+                r["scheduled_for"],
+                str(r["attempts"]),
+                "" if r["duration_ms"] is None else str(r["duration_ms"]),
+            )
+            for r in rows
+        ],
+    )
     if not rows:
         click.echo("(no executions)")

@@ -1,0 +1,42 @@
+"""What installed schedules will cost: per job, per app, per account, and days of credit left.
+
+Runs per day is the schedule's exact nominal figure (a Monday-to-Friday job averages 5/7
+of its weekday runs) times the job's base credits; usage (AI, email, SMS) is not projected.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.projection import daily_micro_credits
+from tickwork.models import Account, App, Installation, JobSchedule
+from tickwork.schedule import parse_many
+
+
+def job_daily_micro(schedule: JobSchedule) -> int:
+    return daily_micro_credits(parse_many(list(schedule.expressions)).runs_per_day, schedule.credits)
+
+
+def runs_per_day(schedule: JobSchedule) -> Fraction:
+    return parse_many(list(schedule.expressions)).runs_per_day
+
+
+def account_daily_micro(session: Session, account_ids: list[int] | None = None) -> dict[int, int]:
+    """Projected base micro-credits a day per account, from installations that are on."""
+    query = (
+        select(Installation.account_id, JobSchedule)
+        .join(App, App.id == Installation.app_id)
+        .join(JobSchedule, JobSchedule.app_id == App.id)
+        .join(Account, Account.id == Installation.account_id)
+        .where(Installation.schedule_status == "on", App.enabled, Account.status == "active")
+    )
+    if account_ids is not None:
+        query = query.where(Installation.account_id.in_(account_ids))
+    totals: dict[int, int] = defaultdict(int)
+    for account_id, schedule in session.execute(query):
+        totals[account_id] += job_daily_micro(schedule)
+    return dict(totals)
