@@ -13,6 +13,9 @@ from tickwork.errors import BadInput
 from tickwork.models import Account, App, Installation
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number cannot name a row
+
+
 class NotFound(BadInput):
     pass
 
@@ -30,10 +33,11 @@ def create_account(session: Session, name: str) -> Account:
     if len(name) > 200:
         raise BadInput("account names are at most 200 characters")
     base = slugify(name)
-    taken = set(session.scalars(select(Account.slug).where(Account.slug.like(f"{base}%"))))
+    stem = base[:58]  # room for a "-NNNN" suffix within the 63 characters
+    taken = set(session.scalars(select(Account.slug).where(Account.slug.like(f"{stem}%"))))
     slug, suffix = base, 2
     while slug in taken:
-        slug, suffix = f"{base[:58]}-{suffix}", suffix + 1
+        slug, suffix = f"{stem}-{suffix}", suffix + 1
     account = Account(name=name, slug=slug)
     session.add(account)
     session.flush()
@@ -43,7 +47,7 @@ def create_account(session: Session, name: str) -> Account:
 def find_account(session: Session, ref: str | int) -> Account:
     """An account by id or slug."""
     text = str(ref).strip()
-    account = session.get(Account, int(text)) if text.isdigit() else None
+    account = session.get(Account, int(text)) if text.isdigit() and int(text) <= MAX_ID else None
     if account is None:
         account = session.scalar(select(Account).where(Account.slug == text))
     if account is None:

@@ -4,7 +4,9 @@ A worker process killed mid-job (SIGKILL, out of memory, a crash in C code) cann
 its own end. Two places notice: the worker supervisor, the moment one of its processes
 dies, and the spawner, every tick, for executions running past their deadline plus a grace
 period (a whole worker host may have gone). Either way the execution is retried if its
-retries allow, otherwise failed, with the reason in its error.
+retries allow, otherwise failed (or timed out, when the supervisor killed a job that ignored
+its timeout), with the reason in its error. An execution that ends here also gives up its
+overlap mark, so the job's next slot is not skipped as "overlap" because of a dead run.
 """
 
 from __future__ import annotations
@@ -20,13 +22,30 @@ from tickwork.models import Execution, JobSchedule
 
 DEADLINE_GRACE = timedelta(seconds=90)
 WORKER_DIED = "the worker running this execution stopped before it finished (killed or crashed)"
+FINAL_STATUSES = ("failed", "timed_out")
+
+# Delete the overlap mark only if this execution still holds it (as the runner releases it).
+_RELEASE_OVERLAP = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def recover(
-    session: Session, redis: Redis, execution_ids: list[int], reason: str, backoff: tuple[int, ...]
+    session: Session,
+    redis: Redis,
+    execution_ids: list[int],
+    reason: str,
+    backoff: tuple[int, ...],
+    final_status: str = "failed",
 ) -> int:
-    """Retry or fail each of these executions that is still ``running``; returns how many."""
-    from tickwork.runner import schedule_retry  # the runner imports this module's callers
+    """Retry each of these executions that is still ``running``, or end it with ``final_status``
+    when no retries are left; returns how many."""
+    # The runner imports this module's callers.
+    from tickwork.runner import OVERLAP_KEY, schedule_retry
+
+    if final_status not in FINAL_STATUSES:
+        raise ValueError(f"final_status is one of {FINAL_STATUSES}; got {final_status!r}")
 
     recovered = 0
     for execution_id in execution_ids:
@@ -39,7 +58,7 @@ def recover(
             )
         )
         retry = execution.attempts <= (retries or 0)
-        new_status = "queued" if retry else "failed"
+        new_status = "queued" if retry else final_status
         values: dict[str, object] = {"status": new_status, "error": reason}
         if not retry:
             values["finished_at"] = clock.now()
@@ -54,6 +73,9 @@ def recover(
             continue  # it finished, or someone else recovered it, in the meantime
         if retry:
             schedule_retry(redis, execution_id, execution.attempts, backoff)
+        else:  # a retry keeps the mark: it is the same execution, and takes the mark over
+            key = OVERLAP_KEY.format(app=execution.app_id, job=execution.job, account=execution.account_id)
+            redis.eval(_RELEASE_OVERLAP, 1, key, str(execution_id))
         recovered += 1
     return recovered
 

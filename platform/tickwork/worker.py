@@ -8,7 +8,9 @@ times that speed by splitting it into its parts:
   (``isolated_job_function``), so nothing one account's run leaves in globals is seen by
   another's;
 - a timeout: SIGALRM raises ``JobTimeout`` inside the job; a job stuck where signals cannot
-  reach is SIGKILLed by the supervisor, which watches every process's deadline;
+  reach is SIGKILLed by the supervisor, which watches every process's deadline, once it is
+  past it by the hard-kill grace (``TICKWORK_HARD_KILL_GRACE`` seconds, default 10); the
+  execution is then retried or recorded as timed out;
 - a crash or a leak: each process is an RQ ``SimpleWorker`` that is replaced after
   ``max_jobs`` executions, or at once when it dies; the execution it was running is
   retried or failed (``tickwork.recovery``), never left ``running``.
@@ -26,6 +28,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -34,11 +37,13 @@ from typing import Any
 from rq import SimpleWorker
 
 from tickwork import db, queues, recovery, runner
+from tickwork.errors import ConfigError
 from tickwork.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 HARD_KILL_GRACE_SECONDS = 10.0  # past its deadline by this much, a process is killed
+HARD_KILL_GRACE_ENV = "TICKWORK_HARD_KILL_GRACE"
 # Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
 # wall-clock jumps, which must never make the watchdog kill (or spare) a job.
 MAX_JOBS_PER_PROCESS = 2000  # then the process is replaced: leaks cannot build up
@@ -51,19 +56,36 @@ class Child:
     index: int
     process: BaseProcess
     finished: bool = False
+    killed_for_timeout: bool = False
 
 
-def _die_with_parent() -> None:
+def hard_kill_grace(env: Mapping[str, str] = os.environ) -> float:
+    """The seconds past its deadline after which a job's process is killed (TICKWORK_HARD_KILL_GRACE)."""
+    text = env.get(HARD_KILL_GRACE_ENV, "").strip()
+    if not text:
+        return HARD_KILL_GRACE_SECONDS
+    try:
+        grace = float(text)
+    except ValueError:
+        grace = -1.0
+    if not 0 <= grace <= 3600:  # also refuses nan
+        raise ConfigError(f"{HARD_KILL_GRACE_ENV} must be seconds from 0 to 3600, like 10; got {text!r}")
+    return grace
+
+
+def _die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process if the supervisor dies, so no orphan keeps running."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:  # not Linux: orphans end when their queue work ends
-        pass
+        return
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        os._exit(1)
 
 
-def _child_main(index: int, slots: Any, burst: bool, max_jobs: int) -> None:
-    _die_with_parent()
+def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int) -> None:
+    _die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM is a warm stop
     db.dispose_engines()  # connections inherited from the parent must not be shared
     queues.reset_connections()
@@ -91,13 +113,14 @@ class Supervisor:
         self.slots: Any = self.context.Array("d", processes * 2, lock=False)
         self.children: dict[int, Child] = {}
         self.stopping = False
+        self.grace = hard_kill_grace()
 
     def _start(self, index: int) -> None:
         self.slots[2 * index] = 0.0
         self.slots[2 * index + 1] = 0.0
         process = self.context.Process(
             target=_child_main,
-            args=(index, self.slots, self.burst, self.max_jobs),
+            args=(index, self.slots, self.burst, self.max_jobs, os.getpid()),
             name=f"tickwork-worker-{index}",
         )
         process.start()
@@ -125,25 +148,29 @@ class Supervisor:
         if child.finished:
             return
         index = child.index
-        execution_id = int(self.slots[2 * index])
         if child.process.is_alive():
+            execution_id = int(self.slots[2 * index])
             deadline = self.slots[2 * index + 1]
             if (
                 execution_id
                 and deadline
-                and time.monotonic() > deadline + HARD_KILL_GRACE_SECONDS
+                and time.monotonic() > deadline + self.grace
                 and child.process.pid
+                and not child.killed_for_timeout
             ):
                 log.warning(
                     "execution %s ignored its timeout; killing worker process %s",
                     execution_id,
                     child.process.pid,
                 )
+                child.killed_for_timeout = True
                 os.kill(child.process.pid, signal.SIGKILL)
             return
         child.process.join()
+        # Read only now: the process may have started another execution since the last look.
+        execution_id = int(self.slots[2 * index])
         if execution_id:
-            self._recover(execution_id, child.process.exitcode)
+            self._recover(execution_id, child.process.exitcode, child.killed_for_timeout)
         clean_exit = child.process.exitcode == 0
         if self.stopping or (self.burst and clean_exit):
             child.finished = True
@@ -156,14 +183,28 @@ class Supervisor:
                 )
             self._start(index)
 
-    def _recover(self, execution_id: int, exitcode: int | None) -> None:
-        reason = recovery.WORKER_DIED
-        if exitcode == -signal.SIGKILL:
-            reason += " [SIGKILL]"
-        with db.session_factory()() as session:
-            recovery.recover(
-                session, queues.connection(), [execution_id], reason, get_settings().retry_backoff_seconds
+    def _recover(self, execution_id: int, exitcode: int | None, killed_for_timeout: bool) -> None:
+        if killed_for_timeout:
+            reason = (
+                f"the job ran past its timeout and did not stop (signals blocked, or stuck in C code); "
+                f"its worker process was killed {self.grace:g} s after the deadline"
             )
+        else:
+            reason = recovery.WORKER_DIED
+            if exitcode == -signal.SIGKILL:
+                reason += " [SIGKILL]"
+        try:
+            with db.session_factory()() as session:
+                recovery.recover(
+                    session,
+                    queues.connection(),
+                    [execution_id],
+                    reason,
+                    get_settings().retry_backoff_seconds,
+                    final_status="timed_out" if killed_for_timeout else "failed",
+                )
+        except Exception:  # the database or Redis is away: the spawner recovers it later
+            log.exception("could not recover execution %s; the spawner will once it is overdue", execution_id)
 
 
 def run_workers(processes: int = 1, burst: bool = False, max_jobs: int = MAX_JOBS_PER_PROCESS) -> None:

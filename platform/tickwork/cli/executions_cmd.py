@@ -9,7 +9,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from tickwork.accounts import find_account, find_app
+from tickwork.accounts import NotFound, find_account, find_app
 from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.models import EXECUTION_STATUSES, App, Execution
@@ -53,7 +53,11 @@ def list_executions(
             if app_slug:
                 query = query.where(Execution.app_id == find_app(session, app_slug, found).id)
         elif app_slug:
-            query = query.where(App.slug == app_slug)
+            # Any app by slug (staff see custom apps too), but an unknown slug is an error,
+            # not an empty listing that reads as "it never ran".
+            if session.scalar(select(App.id).where(App.slug == app_slug.strip())) is None:
+                raise NotFound(f"no app {app_slug!r} (`tickwork apps list` shows the catalog)")
+            query = query.where(App.slug == app_slug.strip())
         if status:
             query = query.where(Execution.status == status)
         query = query.order_by(Execution.scheduled_for.desc(), Execution.id.desc()).limit(limit)
