@@ -1,11 +1,11 @@
 """The ledger: every credit movement is one entry, written with its balance update.
 
-``post`` is the only way money moves. In one transaction (a savepoint in the caller's):
+``post`` is the only way money moves. In the caller's transaction:
 1. insert the entry under its idempotency key; if the key exists, nothing else happens and
    the earlier entry is returned (a retry or a re-delivered job is never charged twice);
 2. add the amount to the balance with one conditional UPDATE (``balance = balance + x``,
    never read-modify-write); a charge that would take the balance below minus the overdraft
-   limit updates no row and is refused;
+   limit updates no row, its entry is deleted again, and it is refused;
 3. add the entry to its daily rollup with an upsert, so reports never scan the ledger.
 """
 
@@ -16,10 +16,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing.models import KINDS, Balance, DailyRollup, LedgerEntry
@@ -84,45 +83,42 @@ def open_account(session: Session, account_id: int, at: datetime, overdraft: int
     )
 
 
-def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> tuple[LedgerEntry, bool]:
-    """Write ``posting``; returns the entry and whether it is new (False: its key was used)."""
-    open_account(session, posting.account_id, posting.at)
-    savepoint = session.begin_nested()
-    entry = LedgerEntry(
-        idempotency_key=posting.key,
-        account_id=posting.account_id,
-        kind=posting.kind,
-        amount=posting.amount,
-        quantity=posting.quantity,
-        app=posting.app,
-        job=posting.job,
-        execution_id=posting.execution_id,
-        detail=posting.detail,
-        expires_at=posting.expires_at,
-        created_at=posting.at,
-    )
-    session.add(entry)
-    try:
-        session.flush()
-    except IntegrityError:
-        savepoint.rollback()
-        earlier = select(LedgerEntry).where(LedgerEntry.idempotency_key == posting.key)
-        return session.scalars(earlier).one(), False
+def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> tuple[int, bool]:
+    """Write ``posting``; returns the entry's id and whether it is new (False: its key was used).
 
-    change = update(Balance).where(Balance.account_id == posting.account_id)
-    if enforce_limit and posting.amount < 0:
-        change = change.where(Balance.balance + posting.amount >= -Balance.overdraft)
-    changed = session.execute(
-        change.values(balance=Balance.balance + posting.amount, updated_at=posting.at).execution_options(
-            synchronize_session=False
-        )
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        savepoint.rollback()
-        balance, overdraft = balance_of(session, posting.account_id)
-        raise LimitExceeded(posting.account_id, posting.amount, balance, overdraft)
-
+    Three statements in the caller's transaction, no read-modify-write and no ORM flush: the
+    meter posts once per billable use, so this is a hot path.
+    """
     insert = _insert(session)
+    inserted = session.execute(
+        insert(LedgerEntry)
+        .values(
+            idempotency_key=posting.key,
+            account_id=posting.account_id,
+            kind=posting.kind,
+            amount=posting.amount,
+            quantity=posting.quantity,
+            app=posting.app,
+            job=posting.job,
+            execution_id=posting.execution_id,
+            detail=posting.detail,
+            expires_at=posting.expires_at,
+            created_at=posting.at,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerEntry.id)
+    ).scalar_one_or_none()
+    if inserted is None:
+        earlier = select(LedgerEntry.id).where(LedgerEntry.idempotency_key == posting.key)
+        return int(session.execute(earlier).scalar_one()), False
+
+    if not _apply(session, posting, enforce_limit):
+        open_account(session, posting.account_id, posting.at)  # a first posting: create the row
+        if not _apply(session, posting, enforce_limit):
+            session.execute(delete(LedgerEntry).where(LedgerEntry.id == inserted))
+            balance, overdraft = balance_of(session, posting.account_id)
+            raise LimitExceeded(posting.account_id, posting.amount, balance, overdraft)
+
     rollup = insert(DailyRollup).values(
         account_id=posting.account_id,
         day=reporting_day(posting.at),
@@ -138,8 +134,20 @@ def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> t
             set_={"count": DailyRollup.count + 1, "amount": DailyRollup.amount + rollup.excluded.amount},
         )
     )
-    savepoint.commit()
-    return entry, True
+    return int(inserted), True
+
+
+def _apply(session: Session, posting: Posting, enforce_limit: bool) -> bool:
+    """Add the amount to the balance in one conditional UPDATE; False if no row changed."""
+    change = update(Balance).where(Balance.account_id == posting.account_id)
+    if enforce_limit and posting.amount < 0:
+        change = change.where(Balance.balance + posting.amount >= -Balance.overdraft)
+    changed = session.execute(
+        change.values(balance=Balance.balance + posting.amount, updated_at=posting.at).execution_options(
+            synchronize_session=False
+        )
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def balance_of(session: Session, account_id: int) -> tuple[int, int]:
