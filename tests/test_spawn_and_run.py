@@ -56,10 +56,10 @@ def eastern_day(year: int, month: int, day: int) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def run_worker(db: Database, redis_url: str) -> subprocess.CompletedProcess[str]:
+def run_worker(db: Database, redis_url: str, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": db.url, "REDIS_URL": redis_url, "TICKWORK_RETRY_BACKOFF": "0"}
     return subprocess.run(
-        [sys.executable, "-m", "tickwork", "worker", "--burst"],
+        [sys.executable, "-m", "tickwork", "worker", "--burst", *options],
         env=env,
         capture_output=True,
         text=True,
@@ -231,3 +231,16 @@ def test_three_spawners_simulating_the_same_day_spawn_each_slot_once(
             assert succeeded[("half_past", account)] == 24
             assert succeeded[("gap_slot", account)] == 1
         assert counts(session, "skipped") == Counter()
+
+
+def test_a_burst_worker_replaces_processes_that_reach_max_jobs_until_the_queue_is_empty(
+    db: Database, redis_conn: redis.Redis, redis_url: str, probe: dict[str, int]
+) -> None:
+    start = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    spawn(db, redis_conn, start, start.replace(hour=17))  # 14:30, 15:30, 16:30 for two accounts
+    assert run_worker(db, redis_url, "--max-jobs", "2").returncode == 0
+    with db.session() as session:
+        succeeded = counts(session)
+        assert [succeeded[("half_past", account)] for account in probe.values()] == [3, 3]
+        assert succeeded[("flaky", probe["Acme"])] == 1  # 9:15 Eastern, after its one retry
+    assert redis_conn.llen("rq:queue:tickwork") == 0

@@ -12,7 +12,6 @@ from tickwork import clock
 from tickwork.errors import BadInput
 from tickwork.models import Account, App, Installation
 
-
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number cannot name a row
 
 

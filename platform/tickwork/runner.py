@@ -33,8 +33,8 @@ from typing import Any
 
 from redis import Redis
 from rq import get_current_job
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Executable, and_, bindparam, exists, select
+from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
 from tickwork import clock, executions
 from tickwork.bundles import AppBundle, isolated_job_function, parse_bundle
@@ -43,12 +43,21 @@ from tickwork.context.ai import AIClient
 from tickwork.context.email import EmailSender
 from tickwork.context.http import HttpClient
 from tickwork.context.log_capture import LogCapture
-from tickwork.context.settings_store import SecretBox, load_env
+from tickwork.context.settings_store import SecretBox, SettingsMapping, load_env
 from tickwork.context.sms import SmsSender
 from tickwork.db import session_factory
 from tickwork.executions import ScheduledRun
 from tickwork.metering import InsufficientCredits, Meter, UsageRecorder
-from tickwork.models import Account, App, AppVersion, Execution, Installation, JobSchedule, User
+from tickwork.models import (
+    Account,
+    App,
+    AppVersion,
+    Execution,
+    Installation,
+    InstallationSetting,
+    JobSchedule,
+    User,
+)
 from tickwork.queues import QUEUE_NAME, connection, enqueue_execution
 from tickwork.settings import Settings, get_settings
 from tickwork.state import AppState
@@ -84,6 +93,24 @@ class Target:
     schedule: JobSchedule | None
     installation: Installation | None
     account: Account
+    owner_email: str | None = None
+    owner_phone: str | None = None
+    has_settings: bool = True  # False: the installation has no env or secrets to read
+
+    def run_fields(self, source: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        """What an execution records of its target: installation, version and (for a scheduled
+        run without params of its own) the schedule's params."""
+        fields: dict[str, Any] = {
+            "installation_id": self.installation.id if self.installation else None,
+            "app_version_id": self.version.id if self.version else None,
+        }
+        if self.schedule is not None and not params and source in ("schedule", "catch_up"):
+            fields["params"] = dict(self.schedule.params)
+        return fields
+
+    def fill(self, execution: Execution) -> None:
+        for name, value in self.run_fields(execution.source, execution.params).items():
+            setattr(execution, name, value)
 
 
 def execute(**kwargs: Any) -> None:
@@ -104,12 +131,12 @@ class Runner:
 
     def run(self, kwargs: dict[str, Any]) -> None:
         with self.sessions() as session:
-            execution = self._start(session, kwargs)
-            if execution is None:
+            started = self._start(session, kwargs)
+            if started is None:
                 return
-            self._run_started(session, execution)
+            self._run_started(session, *started)
 
-    def _start(self, session: Session, kwargs: dict[str, Any]) -> Execution | None:
+    def _start(self, session: Session, kwargs: dict[str, Any]) -> tuple[Execution, Target] | None:
         now = clock.now()
         job = get_current_job()
         started = {
@@ -124,17 +151,23 @@ class Runner:
                 original = session.get(Execution, execution_id)
                 if original is not None:
                     executions.record_skip(session, _copy_of(original), "duplicate", parent_id=original.id)
-            return claimed
+                return None
+            target = _load_target(session, claimed.app_id, claimed.job, claimed.account_id)
+            target.fill(claimed)
+            return claimed, target
 
         if job is None:
             raise RuntimeError("a scheduled run is only executed by an RQ worker (its job id is its key)")
         run = ScheduledRun.from_job(job.id, kwargs)
         enqueued_at = job.enqueued_at if job is not None else None
+        # Read first, so the row is inserted complete and its insert is the start's only commit.
+        target = _load_target(session, run.app_id, run.job, run.account_id)
         fields = {
             **started,
             "status": "running",
             "attempts": 1,
             "enqueued_at": _aware(enqueued_at),
+            **target.run_fields(run.source, None),
         }
         inserted = executions.insert_scheduled(session, run, fields)
         if inserted is None:
@@ -147,20 +180,12 @@ class Runner:
                 "scheduled_for": run.slot,
             }
             executions.record_skip(session, base, "duplicate", parent_id=original.id if original else None)
-        return inserted
+            return None
+        return inserted, target
 
     # --- 2. checks ---------------------------------------------------------------------------
 
-    def _run_started(self, session: Session, execution: Execution) -> None:
-        target = _load_target(session, execution)
-        execution.installation_id = target.installation.id if target.installation else None
-        execution.app_version_id = target.version.id if target.version else None
-        if (
-            target.schedule is not None
-            and not execution.params
-            and execution.source in ("schedule", "catch_up")
-        ):
-            execution.params = dict(target.schedule.params)
+    def _run_started(self, session: Session, execution: Execution, target: Target) -> None:
         reason = _skip_reason(target)
         if reason is not None:
             self._finish_skipped(session, execution, reason)
@@ -199,9 +224,10 @@ class Runner:
         except InsufficientCredits:
             self._finish_skipped(session, execution, "insufficient_credits")
             return
-        session.commit()
+        if session.in_transaction():  # a claimed run's fields; a scheduled run's row is complete already
+            session.commit()
 
-        bundle = _bundle(target.app.slug, target.version.id, target.version.manifest, target.version.code)
+        bundle = _bundle_of(target.app, target.version)
         timeout = target.schedule.timeout
         capture = LogCapture()
         started = time.monotonic()
@@ -243,7 +269,11 @@ class Runner:
         env: Mapping[str, str] = {}
         secrets: Mapping[str, str] = {}
         if target.installation is not None:
-            env, secrets = load_env(session, SecretBox(self.settings.secret_key), target.installation.id)
+            box = _secret_box(self.settings.secret_key)
+            if target.has_settings:
+                env, secrets = load_env(session, box, target.installation.id)
+            else:  # what load_env gives for an installation without settings, without asking
+                env, secrets = SettingsMapping("variable", {}), SettingsMapping("secret", {}, box)
 
         def enqueue_follow_up(job: str, params: dict[str, Any] | None = None) -> int:
             return enqueue_run(
@@ -252,7 +282,7 @@ class Runner:
             )  # fmt: skip
 
         return JobContext(
-            account=_account_info(session, target.account),
+            account=_account_info(target),
             app=target.app.slug,
             job=execution.job,
             execution_id=execution.id,
@@ -353,18 +383,57 @@ def _skip_reason(target: Target) -> str | None:
     return None
 
 
-def _load_target(session: Session, execution: Execution) -> Target:
-    app = session.get(App, execution.app_id)
-    account = session.get(Account, execution.account_id)
-    assert app is not None and account is not None
-    installation = session.scalar(
-        select(Installation).where(Installation.app_id == app.id, Installation.account_id == account.id)
+def _target_query() -> Executable:
+    """The query behind ``_load_target``, built once: building it costs more than running it."""
+    owner = aliased(User, name="owner")
+    first_owner = (
+        select(User.id)
+        .where(User.account_id == Account.id, User.role == "owner")
+        .order_by(User.id)
+        .limit(1)
+        .correlate(Account)
+        .scalar_subquery()
     )
-    schedule = session.scalar(
-        select(JobSchedule).where(JobSchedule.app_id == app.id, JobSchedule.job == execution.job)
+    has_settings = (
+        exists().where(InstallationSetting.installation_id == Installation.id).correlate(Installation)
     )
-    version = session.get(AppVersion, app.active_version_id) if app.active_version_id else None
-    return Target(app=app, version=version, schedule=schedule, installation=installation, account=account)
+    return (
+        select(App, Account, Installation, JobSchedule, AppVersion, owner.email, owner.phone, has_settings)
+        .select_from(App)
+        .join(Account, Account.id == bindparam("account_id"))
+        .outerjoin(Installation, and_(Installation.app_id == App.id, Installation.account_id == Account.id))
+        .outerjoin(JobSchedule, and_(JobSchedule.app_id == App.id, JobSchedule.job == bindparam("job")))
+        .outerjoin(AppVersion, AppVersion.id == App.active_version_id)
+        .outerjoin(owner, owner.id == first_owner)
+        .where(App.id == bindparam("app_id"))
+        .options(defer(AppVersion.manifest), defer(AppVersion.code))
+    )
+
+
+_TARGET = _target_query()
+
+
+def _load_target(session: Session, app_id: int, job: str, account_id: int) -> Target:
+    """The app, account, installation, schedule, version and owner of a run, in one query.
+
+    The version's manifest and code are left out (``_bundle_of`` reads them once per process
+    and version); whether the installation has settings is asked, so that an installation
+    without any costs no query for its env and secrets.
+    """
+    params = {"app_id": app_id, "job": job, "account_id": account_id}
+    row = session.execute(_TARGET, params).first()
+    assert row is not None, f"no app {app_id} or no account {account_id}"
+    app, account, installation, schedule, version, owner_email, owner_phone, settings = row
+    return Target(
+        app=app,
+        version=version,
+        schedule=schedule,
+        installation=installation,
+        account=account,
+        owner_email=owner_email,
+        owner_phone=owner_phone,
+        has_settings=bool(settings),
+    )
 
 
 @lru_cache(maxsize=512)
@@ -373,15 +442,36 @@ def _bundle(slug: str, version_id: int, manifest: str, code: str) -> AppBundle:
     return parse_bundle(slug, manifest, code, origin=f"db:{slug}@{version_id}")
 
 
-def _account_info(session: Session, account: Account) -> AccountInfo:
-    owner = session.scalar(
-        select(User).where(User.account_id == account.id, User.role == "owner").order_by(User.id).limit(1)
-    )
+_bundles: dict[tuple[str, int, str], AppBundle] = {}
+
+
+def _bundle_of(app: App, version: AppVersion) -> AppBundle:
+    """The version's bundle; its manifest and code are read from the database once per process.
+
+    Keyed by the version's checksum too, so a reused id (a database emptied and filled again)
+    never finds another version's bundle.
+    """
+    key = (app.slug, version.id, version.checksum)
+    bundle = _bundles.get(key)
+    if bundle is None:
+        if len(_bundles) >= 512:
+            _bundles.clear()
+        bundle = _bundles[key] = _bundle(app.slug, version.id, version.manifest, version.code)
+    return bundle
+
+
+@lru_cache(maxsize=4)
+def _secret_box(secret_key: str) -> SecretBox:
+    """The process's SecretBox (deriving its key costs more than the rest of a context)."""
+    return SecretBox(secret_key)
+
+
+def _account_info(target: Target) -> AccountInfo:
     return AccountInfo(
-        id=account.id,
-        name=account.name,
-        owner_email=owner.email if owner else None,
-        owner_phone=owner.phone if owner else None,
+        id=target.account.id,
+        name=target.account.name,
+        owner_email=target.owner_email,
+        owner_phone=target.owner_phone,
     )
 
 

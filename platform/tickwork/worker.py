@@ -172,7 +172,9 @@ class Supervisor:
         if execution_id:
             self._recover(execution_id, child.process.exitcode, child.killed_for_timeout)
         clean_exit = child.process.exitcode == 0
-        if self.stopping or (self.burst and clean_exit):
+        # In burst mode a clean exit means the queue ran dry, or the process did its max_jobs
+        # and must be replaced to finish the queue.
+        if self.stopping or (self.burst and clean_exit and self._queue_empty()):
             child.finished = True
         else:
             if not clean_exit:
@@ -182,6 +184,13 @@ class Supervisor:
                     child.process.exitcode,
                 )
             self._start(index)
+
+    def _queue_empty(self) -> bool:
+        try:
+            return int(queues.job_queue(queues.connection()).count) == 0
+        except Exception:  # Redis unreachable: let the worker process find out and report it
+            log.exception("cannot read the queue length")
+            return False
 
     def _recover(self, execution_id: int, exitcode: int | None, killed_for_timeout: bool) -> None:
         if killed_for_timeout:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -16,13 +17,25 @@ def _schedule_line() -> str:
     return result.line()
 
 
+def _run_all() -> None:
+    click.echo(_schedule_line())
+    _echo_tick(_tick(schedules=100_000, minutes=10, short=True), as_json=False)
+    _echo_spawn(_spawn(accounts=20_000), as_json=False)
+    _echo_worker(_worker(jobs=300), as_json=False)
+
+
 @click.group(invoke_without_command=True)
 @click.pass_context
 def bench(ctx: click.Context) -> None:
     """Benchmarks; without a subcommand, all of them in their short form."""
     if ctx.invoked_subcommand is None:
-        click.echo(_schedule_line())
-        ctx.invoke(spawn, accounts=20_000, as_json=False)
+        _run_all()
+
+
+@bench.command("all")
+def all_benchmarks() -> None:
+    """Every benchmark in its short form (what ``tickwork bench`` alone runs)."""
+    _run_all()
 
 
 @bench.command("schedule")
@@ -35,15 +48,13 @@ def schedule(as_json: bool) -> None:
     click.echo(json.dumps({"bench": "schedule", **result.as_dict()}) if as_json else result.line())
 
 
-@bench.command("spawn")
-@click.option("--accounts", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True)
-@click.option("--redis-url", help="A Redis database to FLUSH and use (default: an embedded redis-server).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def spawn(accounts: int, redis_url: str | None = None, as_json: bool = False) -> None:
-    """One job due for N accounts: enqueue time against RQ's enqueue_many and enqueue loop."""
+def _spawn(accounts: int, redis_url: str | None = None) -> dict[str, Any]:
     from tickwork.bench.spawn import run
 
-    result = run(accounts=accounts, redis_url=redis_url)
+    return run(accounts=accounts, redis_url=redis_url)
+
+
+def _echo_spawn(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result))
         return
@@ -55,3 +66,79 @@ def spawn(accounts: int, redis_url: str | None = None, as_json: bool = False) ->
         f"RQ enqueue loop {baseline['enqueue_jobs_per_s']:,.0f}/s; "
         f"{result['redis_bytes_per_queued_job']:.0f} bytes of Redis per queued job"
     )
+
+
+@bench.command("spawn")
+@click.option("--accounts", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True)
+@click.option("--redis-url", help="A Redis database to FLUSH and use (default: an embedded redis-server).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def spawn(accounts: int, redis_url: str | None = None, as_json: bool = False) -> None:
+    """One job due for N accounts: enqueue time against RQ's enqueue_many and enqueue loop."""
+    _echo_spawn(_spawn(accounts, redis_url), as_json)
+
+
+def _tick(schedules: int, minutes: int, short: bool = False) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from tickwork.bench.tick import DST_START, run
+
+    # The short form's minutes still hold the spring-forward gap's minute (7:00 UTC).
+    start = DST_START + timedelta(minutes=25) if short else DST_START
+    return run(schedules=schedules, minutes=minutes, start=start)
+
+
+def _echo_tick(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    baseline = result["baseline"]
+    click.echo(
+        f"tick ({result['schedules']:,} schedules, {result['distinct_schedules']:,} distinct, "
+        f"{result['minutes']} minutes from {result['start']}): {result['ms_per_tick']:.1f} ms a tick "
+        f"(worst {result['ms_worst_tick']:.1f} ms, goal {result['goal_ms']:.0f} ms), "
+        f"{result['ratio_vs_baseline']:.1f}x the per-job check "
+        f"({baseline['per_job_is_due_ms_per_tick']:.1f} ms), "
+        f"{result['ratio_vs_next_run']:,.0f}x per-job next-run lookups "
+        f"({baseline['per_job_next_run_ms_per_tick']:,.0f} ms, scaled from a sample)"
+    )
+
+
+@bench.command("tick")
+@click.option("--schedules", type=click.IntRange(1, 10_000_000), default=100_000, show_default=True)
+@click.option("--minutes", type=click.IntRange(1, 1440), default=60, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def tick(schedules: int, minutes: int, as_json: bool) -> None:
+    """The spawner's due set for N schedules, minute by minute across a DST change."""
+    _echo_tick(_tick(schedules, minutes), as_json)
+
+
+def _worker(jobs: int, redis_url: str | None = None, database_url: str | None = None) -> dict[str, Any]:
+    from tickwork.bench.worker import run
+
+    return run(jobs=jobs, redis_url=redis_url, database_url=database_url)
+
+
+def _echo_worker(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    baseline = result["baseline"]
+    click.echo(
+        f"worker ({result['jobs']:,} jobs, one process): {result['executions_per_s']:,.0f} executions/s, "
+        f"{result['ratio_vs_rq_worker']:.1f}x RQ Worker ({baseline['rq_worker_jobs_per_s']:,.0f}/s), "
+        f"{result['ratio_vs_rq_simpleworker']:.2f}x RQ SimpleWorker "
+        f"({baseline['rq_simpleworker_jobs_per_s']:,.0f}/s) running a bare function"
+    )
+
+
+@bench.command("worker")
+@click.option("--jobs", type=click.IntRange(1, 1_000_000), default=2000, show_default=True)
+@click.option("--redis-url", help="A Redis database to FLUSH and use (default: an embedded redis-server).")
+@click.option(
+    "--database-url",
+    help="A database to migrate and add the benchmark's rows to (default: SQLite in a temporary directory).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def worker(jobs: int, redis_url: str | None, database_url: str | None, as_json: bool) -> None:
+    """Executions a second of one worker process, against RQ's Worker and SimpleWorker."""
+    _echo_worker(_worker(jobs, redis_url, database_url), as_json)

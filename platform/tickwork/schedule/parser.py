@@ -85,7 +85,7 @@ def parse_many(expressions: str | Iterable[str]) -> ScheduleSet:
     return _parse_many(items)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=1 << 16)  # one per distinct job schedule set, like parse
 def _parse_many(expressions: tuple[str, ...]) -> ScheduleSet:
     schedules: dict[str, Schedule] = {}
     for expression in expressions:
