@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -165,3 +165,23 @@ def set_overdraft(session: Session, account_id: int, overdraft: int, at: datetim
     session.execute(
         update(Balance).where(Balance.account_id == account_id).values(overdraft=overdraft, updated_at=at)
     )
+
+
+def charged_for(session: Session, execution_id: int) -> int:
+    """Micro-credits charged for one execution so far (base and usage, net of refunds)."""
+    total = session.scalar(
+        select(func.sum(LedgerEntry.amount)).where(LedgerEntry.execution_id == execution_id)
+    )
+    return -int(total or 0)
+
+
+def claim_daily_notice(session: Session, account_id: int, day: date) -> bool:
+    """True for the first caller on ``day``: the account's owner is told once a day, not per run."""
+    claimed = session.execute(
+        update(Balance)
+        .where(Balance.account_id == account_id)
+        .where((Balance.notified_on.is_(None)) | (Balance.notified_on < day))
+        .values(notified_on=day)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from billing.ledger import Posting, post
 from tests.conftest import Database
 from tickwork.models import Account, App, Execution
 
@@ -37,3 +39,17 @@ def make_execution(db: Database, app_slug: str = "order-digest", job: str = "dig
         session.add(execution)
         session.commit()
         return account.id, app.id, execution.id
+
+
+def fund(session: Session, account_id: int, credits: int = 100_000) -> None:
+    """Give an account credits (a grant on the ledger), so its jobs can pay their base."""
+    post(
+        session,
+        Posting(
+            key=f"test-grant:{account_id}",
+            account_id=account_id,
+            kind="grant",
+            amount=credits * 10**6,
+            at=SLOT,
+        ),
+    )

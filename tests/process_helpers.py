@@ -14,6 +14,7 @@ from typing import TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from tests.factories import fund
 from tickwork.accounts import create_account, find_app, install
 from tickwork.catalog import sync_catalog
 from tickwork.models import App, Installation
@@ -114,6 +115,7 @@ def install_fault_app(session: Session, slug: str, *names: str) -> tuple[App, di
     for name in names:
         account = create_account(session, name)
         install(session, account, app)
+        fund(session, account.id)
         ids[name] = account.id
     session.execute(update(Installation).values(status_changed_at=LONG_AGO))
     session.execute(update(App).values(enabled_changed_at=LONG_AGO))

@@ -26,6 +26,7 @@ from tickwork.spawner.loop import simulate
 from tickwork.switches import set_platform_switch, set_schedule_status
 
 from .conftest import Database
+from .factories import fund
 
 EASTERN = ZoneInfo("America/New_York")
 PROBE_APPS = Path(__file__).parent / "fixtures" / "apps"
@@ -42,6 +43,7 @@ def probe(db: Database, redis_conn: redis.Redis) -> dict[str, int]:
         for name in ("Acme", "Globex"):
             account = create_account(session, name)
             install(session, account, app)
+            fund(session, account.id)
             ids[name] = account.id
         # Installed before the simulated days start, so catch-up rules never exclude them.
         for installation in session.scalars(select(Installation)):
@@ -244,3 +246,49 @@ def test_a_burst_worker_replaces_processes_that_reach_max_jobs_until_the_queue_i
         assert [succeeded[("half_past", account)] for account in probe.values()] == [3, 3]
         assert succeeded[("flaky", probe["Acme"])] == 1  # 9:15 Eastern, after its one retry
     assert redis_conn.llen("rq:queue:tickwork") == 0
+
+
+def test_runs_pay_their_base_once_and_an_account_without_credit_is_skipped_and_told_once(
+    db: Database, redis_conn: redis.Redis, redis_url: str, probe: dict[str, int]
+) -> None:
+    from billing.ledger import balance_of
+    from billing.models import LedgerEntry
+    from tickwork.models import Message, User
+
+    with db.session() as session:
+        broke = create_account(session, "Initech")
+        install(session, broke, find_app(session, "probe"))
+        session.add(User(email="owner@initech.test", account_id=broke.id, role="owner"))
+        for installation in session.scalars(select(Installation)):
+            installation.status_changed_at = datetime(2025, 1, 1, tzinfo=UTC)
+        session.commit()
+        broke_id = broke.id
+    start = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    spawn(db, redis_conn, start, start.replace(hour=17))
+    assert run_worker(db, redis_url).returncode == 0
+    with db.session() as session:
+        skipped = session.scalars(
+            select(Execution.skip_reason).where(
+                Execution.account_id == broke_id, Execution.job == "half_past"
+            )
+        ).all()
+        assert skipped == ["insufficient_credits"] * 3
+        notices = session.scalars(select(Message).where(Message.account_id == broke_id)).all()
+        assert len(notices) == 1 and "lack of credits" in (notices[0].subject or "")
+        for account in probe.values():
+            runs = session.scalars(select(Execution).where(Execution.account_id == account)).all()
+            # every run that started paid its base once: the retried one and the timed-out one too
+            assert {(run.job, run.status, run.attempts) for run in runs} == {
+                ("half_past", "succeeded", 1),
+                ("flaky", "succeeded", 2),
+                ("slow", "timed_out", 1),
+            }
+            assert all(run.credits_charged == 1_000_000 for run in runs)
+            base = sum(run.credits_charged for run in runs)
+            assert base == 5_000_000
+            balance, _ = balance_of(session, account)
+            assert balance == 100_000 * 1_000_000 - base
+            entries = session.scalars(
+                select(LedgerEntry.amount).where(LedgerEntry.account_id == account)
+            ).all()
+            assert sum(entries) == balance

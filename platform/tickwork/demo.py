@@ -11,11 +11,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing import MICRO_PER_CREDIT
+from billing.ledger import Posting, post
 from tickwork import clock
 from tickwork.accounts import create_account, install
 from tickwork.data import Collections, iso_z
 from tickwork.models import Account, App, User
 
+DEMO_CREDITS = 20_000  # about a week of every demo app (the importer alone costs 1,440 a day)
 DEMO_ACCOUNTS = (
     ("Demo Bakery", "owner@demo-bakery.test", "+15550100001"),
     ("Demo Clinic", "owner@demo-clinic.test", "+15550100002"),
@@ -33,6 +36,13 @@ def seed_demo(session: Session) -> list[Account]:
         session.add(User(email=email, account_id=account.id, role="owner", phone=phone))
         for app in apps:
             install(session, account, app)
+        post(
+            session,
+            Posting(
+                key=f"demo-grant:{account.slug}", account_id=account.id, kind="grant",
+                amount=DEMO_CREDITS * MICRO_PER_CREDIT, at=clock.now(), detail={"note": "demo credits"},
+            ),
+        )  # fmt: skip
         _seed_records(session, account)
         created.append(account)
     session.flush()

@@ -36,7 +36,9 @@ from rq import get_current_job
 from sqlalchemy import Executable, and_, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
-from tickwork import clock, executions
+from billing.ledger import charged_for
+from tickwork import clock, executions, notices
+from tickwork.billing_meter import LedgerMeter, rates_from
 from tickwork.bundles import AppBundle, isolated_job_function, parse_bundle
 from tickwork.context import AccountInfo, JobContext
 from tickwork.context.ai import AIClient
@@ -115,7 +117,10 @@ class Target:
 
 def execute(**kwargs: Any) -> None:
     """The RQ entry point: a scheduled slot (the job id is its key), or ``execution=`` a recorded run."""
-    Runner(get_settings(), session_factory(), connection(), UsageRecorder()).run(kwargs)
+    settings = get_settings()
+    sessions = session_factory()
+    meter = UsageRecorder(inner=LedgerMeter(sessions, rates_from(str(settings.rates_file))))
+    Runner(settings, sessions, connection(), meter).run(kwargs)
 
 
 class Runner:
@@ -223,6 +228,12 @@ class Runner:
             )
         except InsufficientCredits:
             self._finish_skipped(session, execution, "insufficient_credits")
+            try:
+                notices.out_of_credits(
+                    self.sessions, self.settings, execution.account_id, target.app.slug, execution.job
+                )
+            except Exception:  # a notice that cannot go out must not fail the run's record
+                log.exception("could not tell account %s it is out of credits", execution.account_id)
             return
         if session.in_transaction():  # a claimed run's fields; a scheduled run's row is complete already
             session.commit()
@@ -339,6 +350,7 @@ class Runner:
         now = clock.now()
         execution.logs = logs
         execution.usage = _usage_of(self.meter)
+        execution.credits_charged = charged_for(session, execution.id)
         execution.duration_ms = int((time.monotonic() - started) * 1000)
         if outcome == "succeeded":
             execution.status = "succeeded"

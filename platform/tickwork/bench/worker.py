@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickwork import migrate
+from billing import MICRO_PER_CREDIT
+from billing.ledger import Posting, post
+from tickwork import clock, migrate
 from tickwork.app_versions import publish
 from tickwork.bundles import load_bundle
 from tickwork.db import make_engine
@@ -105,11 +108,18 @@ def _publish_app(session: Session, root: Path) -> App:
 
 def _accounts(session: Session, app: App, count: int) -> list[int]:
     """``count`` new active accounts, each with an owner and the app installed (on)."""
-    tag = f"{int(time.time() * 1000):x}"  # a given database may hold an earlier run's accounts
+    tag = uuid.uuid4().hex[:8]  # a given database may hold an earlier run's accounts
     accounts = [Account(slug=f"bench-{tag}-{n}", name=f"Bench account {n}") for n in range(count)]
     session.add_all(accounts)
     session.flush()
     for account in accounts:
+        post(
+            session,
+            Posting(
+                key=f"bench-grant:{account.slug}", account_id=account.id, kind="grant",
+                amount=10**6 * MICRO_PER_CREDIT, at=clock.now(),
+            ),
+        )  # fmt: skip
         session.add(
             User(email=f"owner-{account.slug}@bench.invalid", account_id=account.id, role="owner", phone=None)
         )
