@@ -16,6 +16,7 @@ from tickwork.settings import get_settings
 
 QUEUE_NAME = "tickwork"
 RUNNER_FUNCTION = "tickwork.runner.execute"
+MAX_JOBS_PER_PROCESS = 2000  # then the process is replaced: leaks cannot build up
 
 _connections: dict[str, redis.Redis] = {}
 

@@ -46,7 +46,6 @@ HARD_KILL_GRACE_SECONDS = 10.0  # past its deadline by this much, a process is k
 HARD_KILL_GRACE_ENV = "TICKWORK_HARD_KILL_GRACE"
 # Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
 # wall-clock jumps, which must never make the watchdog kill (or spare) a job.
-MAX_JOBS_PER_PROCESS = 2000  # then the process is replaced: leaks cannot build up
 POLL_SECONDS = 0.2
 PR_SET_PDEATHSIG = 1
 
@@ -105,7 +104,7 @@ def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int)
 
 
 class Supervisor:
-    def __init__(self, processes: int, burst: bool, max_jobs: int = MAX_JOBS_PER_PROCESS) -> None:
+    def __init__(self, processes: int, burst: bool, max_jobs: int = queues.MAX_JOBS_PER_PROCESS) -> None:
         self.processes = processes
         self.burst = burst
         self.max_jobs = max_jobs
@@ -216,5 +215,5 @@ class Supervisor:
             log.exception("could not recover execution %s; the spawner will once it is overdue", execution_id)
 
 
-def run_workers(processes: int = 1, burst: bool = False, max_jobs: int = MAX_JOBS_PER_PROCESS) -> None:
+def run_workers(processes: int = 1, burst: bool = False, max_jobs: int = queues.MAX_JOBS_PER_PROCESS) -> None:
     Supervisor(processes, burst, max_jobs).run()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tickwork.queues import redis_url
-from tickwork.worker import MAX_JOBS_PER_PROCESS, run_workers
+from tickwork.queues import MAX_JOBS_PER_PROCESS, redis_url
 
 
 @click.command()
@@ -22,5 +21,7 @@ from tickwork.worker import MAX_JOBS_PER_PROCESS, run_workers
 )
 def worker(burst: bool, processes: int, max_jobs: int) -> None:
     """Run queued executions with N worker processes (Ctrl-C finishes the current jobs)."""
+    from tickwork.worker import run_workers  # the job stack loads only for the command that runs jobs
+
     redis_url()  # fail now, with a clear message, if REDIS_URL is missing
     run_workers(processes=processes, burst=burst, max_jobs=max_jobs)
