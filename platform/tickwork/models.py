@@ -128,6 +128,31 @@ class User(Base):
     account: Mapped[Account | None] = relationship(back_populates="users")
 
 
+class ApiKey(Base):
+    """An API key: it acts as its user, in its user's account.
+
+    Only a SHA-256 digest of the secret is stored; ``prefix`` (the key's first characters) lets
+    people tell their keys apart in lists without the key ever being shown again.
+    """
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class App(Base):
     """An app: a catalog bundle synced from APPS_DIR, or an account's custom app.
 
