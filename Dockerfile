@@ -11,9 +11,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY platform ./platform
 COPY billing ./billing
-RUN pip install --no-cache-dir . gunicorn \
+# The [production] extra brings gunicorn for the web role.
+RUN pip install --no-cache-dir ".[production]" \
     && useradd --system --home-dir /var/lib/tickwork --create-home tickwork
-COPY apps /srv/apps
+# The shipped catalog: a pristine copy the migrate service copies over the apps volume on each
+# deploy, and the same bundles at APPS_DIR (they seed the named volume when it is created).
+COPY apps /usr/share/tickwork/apps
+COPY --chown=tickwork:tickwork apps /srv/apps
 COPY config /etc/tickwork
 
 USER tickwork
