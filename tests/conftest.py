@@ -29,7 +29,7 @@ from tickwork.settings import reset_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.web_fixtures"]
 
 hypothesis_settings.register_profile("ci", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("ci")

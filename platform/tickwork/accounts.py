@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tickwork import clock
-from tickwork.errors import BadInput
+from tickwork.errors import BadInput, Conflict
 from tickwork.models import Account, App, Installation
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a larger number cannot name a row
@@ -74,7 +74,7 @@ def install(session: Session, account: Account, app: App, schedule_status: str =
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise BadInput(f"{account.slug} has {app.slug} installed already") from None
+        raise Conflict(f"{account.slug} has {app.slug} installed already") from None
     return installation
 
 

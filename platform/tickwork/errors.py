@@ -21,3 +21,7 @@ class BadInput(TickworkError):
 
 class ConfigError(BadInput):
     """A setting from the environment is malformed; raised at start-up."""
+
+
+class Conflict(BadInput):
+    """The thing exists already: an email in use, an app installed twice."""

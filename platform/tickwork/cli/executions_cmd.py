@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC
-from typing import Any
 
 import click
 from sqlalchemy import select
@@ -13,26 +11,12 @@ from tickwork.accounts import NotFound, find_account, find_app
 from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.models import EXECUTION_STATUSES, App, Execution
+from tickwork.reads import execution_row
 
 
 @click.group()
 def executions() -> None:
     """List executions."""
-
-
-def _row(execution: Execution, slug: str) -> dict[str, Any]:
-    return {
-        "id": execution.id,
-        "app": slug,
-        "job": execution.job,
-        "account": execution.account_id,
-        "source": execution.source,
-        "status": execution.status,
-        "skip_reason": execution.skip_reason,
-        "scheduled_for": execution.scheduled_for.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "attempts": execution.attempts,
-        "duration_ms": execution.duration_ms,
-    }
 
 
 @executions.command("list")
@@ -61,7 +45,7 @@ def list_executions(
         if status:
             query = query.where(Execution.status == status)
         query = query.order_by(Execution.scheduled_for.desc(), Execution.id.desc()).limit(limit)
-        rows = [_row(execution, slug) for execution, slug in session.execute(query)]
+        rows = [execution_row(execution, slug) for execution, slug in session.execute(query)]
     if output_format == "json":
         click.echo(json.dumps(rows, indent=2))
         return
