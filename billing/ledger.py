@@ -63,6 +63,13 @@ class Posting:
             raise TypeError("amounts are whole micro-credits")
         if self.at.tzinfo is None:
             raise ValueError("a posting needs an aware time")
+        if self.expires_at is not None:
+            if self.kind != "grant" or self.amount <= 0:
+                raise ValueError("only a grant of credits can expire")
+            if self.expires_at.tzinfo is None:
+                raise ValueError("an expiry needs an aware time")
+            if self.expires_at <= self.at:
+                raise ValueError("a grant must expire after it is granted")
 
 
 def reporting_day(instant: datetime) -> date:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -35,7 +36,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 JSONType = JSON().with_variant(JSONB(), "postgresql")
-KINDS = ("grant", "purchase", "execution", "ai", "email", "sms", "refund", "adjustment")
+KINDS = ("grant", "purchase", "execution", "ai", "email", "sms", "refund", "adjustment", "expiry")
+EXPIRING = "expires_at IS NOT NULL"  # the predicate of the partial indexes on expiring grants
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -78,6 +80,20 @@ class LedgerEntry(BillingBase):
     __table_args__ = (
         CheckConstraint("kind IN ({})".format(", ".join(f"'{k}'" for k in KINDS)), name="kind"),
         Index("ix_billing_ledger_account_created", "account_id", "created_at"),
+        # Partial: only expiring grants are in them, so a charge (expires_at NULL) pays nothing for them.
+        Index(
+            "ix_billing_ledger_expiring",
+            "expires_at",
+            postgresql_where=text(EXPIRING),
+            sqlite_where=text(EXPIRING),
+        ),
+        Index(
+            "ix_billing_ledger_account_expiring",
+            "account_id",
+            "expires_at",
+            postgresql_where=text(EXPIRING),
+            sqlite_where=text(EXPIRING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from tickwork.db import session_scope
 from tickwork.errors import BadInput
 from tickwork.models import Account
 from tickwork.projections import account_daily_micro
+from tickwork.schedule import EASTERN
 
 
 @click.group()
@@ -58,26 +60,53 @@ def _micro(text: str, what: str) -> int:
         raise BadInput(str(error)) from None
 
 
+def parse_expiry(text: str) -> datetime:
+    """``--expires``: a date (usable through that Eastern day) or an ISO time (Eastern without an offset)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1), time(0), tzinfo=EASTERN)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(
+            f"--expires takes a date like 2026-12-31 or a time like 2026-12-31T18:00-05:00; got {text!r}"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=EASTERN)
+
+
 @accounts.command("grant")
 @click.argument("account")
 @click.argument("credits")
 @click.option("--key", help="An idempotency key: granting twice with the same key grants once.")
 @click.option("--note", default="", help="Why (kept on the ledger entry).")
-def grant(account: str, credits: str, key: str | None, note: str) -> None:
+@click.option(
+    "--expires",
+    "expires",
+    help="When what is left of the grant expires: a date (usable through that Eastern day) or an ISO "
+    "time. Expiring credits are spent first, the soonest expiry first.",
+)
+def grant(account: str, credits: str, key: str | None, note: str, expires: str | None) -> None:
     """Add CREDITS (a decimal like 100 or 2.5) to ACCOUNT's balance."""
     amount = _micro(credits, "CREDITS")
     if amount <= 0:
         raise BadInput("CREDITS must be more than 0")
+    now = clock.now()
+    expires_at = parse_expiry(expires) if expires else None
+    if expires_at is not None and expires_at <= now:
+        raise BadInput(f"--expires must be in the future; {expires_at.isoformat()} has passed")
     with session_scope() as session:
         found = find_account(session, account)
         posting = Posting(
             key=key or f"grant:{uuid.uuid4().hex}", account_id=found.id, kind="grant", amount=amount,
-            at=clock.now(), detail={"note": note} if note else {},
+            at=now, detail={"note": note} if note else {}, expires_at=expires_at,
         )  # fmt: skip
         _, new = post(session, posting)
         balance, _ = balance_of(session, found.id)
     word = "granted" if new else "already granted (same key)"
-    click.echo(f"{word} {credits_text(amount)} credits to {found.slug}; balance {credits_text(balance)}")
+    until = f", expiring {expires_at.astimezone(EASTERN).isoformat()}" if expires_at else ""
+    click.echo(
+        f"{word} {credits_text(amount)} credits to {found.slug}{until}; balance {credits_text(balance)}"
+    )
 
 
 @accounts.command("overdraft")

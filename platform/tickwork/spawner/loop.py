@@ -19,6 +19,7 @@ from redis import Redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickwork import clock, recovery
+from tickwork.grant_expiry import expire_grants
 from tickwork.settings import get_settings
 from tickwork.spawner.lock import REFRESH_EVERY_SECONDS, SpawnerLock
 from tickwork.spawner.tick import MINUTE, Spawner, TickReport, floor_minute
@@ -51,8 +52,9 @@ class StopFlag:
 
 
 def tick_and_recover(spawner: Spawner, slot: datetime) -> TickReport:
-    """One tick, then retry or fail executions whose worker vanished."""
+    """One tick, expire the grants due, then retry or fail executions whose worker vanished."""
     report = spawner.tick(slot)
+    expire_grants(spawner.sessions)
     with spawner.sessions() as session:
         stuck = recovery.overdue(session)
         if stuck:
