@@ -19,6 +19,8 @@ from tickwork.data import Collections, iso_z
 from tickwork.models import Account, App, User
 
 DEMO_CREDITS = 20_000  # about a week of every demo app (the importer alone costs 1,440 a day)
+DEMO_PASSWORD = "tickwork-demo"  # a local demo on 127.0.0.1 only; `tickwork run` prints it
+DEMO_STAFF = "staff@tickwork.test"
 DEMO_ACCOUNTS = (
     ("Demo Bakery", "owner@demo-bakery.test", "+15550100001"),
     ("Demo Clinic", "owner@demo-clinic.test", "+15550100002"),
@@ -33,7 +35,9 @@ def seed_demo(session: Session) -> list[Account]:
     created = []
     for name, email, phone in DEMO_ACCOUNTS:
         account = create_account(session, name)
-        session.add(User(email=email, account_id=account.id, role="owner", phone=phone))
+        session.add(
+            User(email=email, account_id=account.id, role="owner", phone=phone, password_hash=_demo_hash())
+        )
         for app in apps:
             install(session, account, app)
         post(
@@ -45,8 +49,22 @@ def seed_demo(session: Session) -> list[Account]:
         )  # fmt: skip
         _seed_records(session, account)
         created.append(account)
+    session.add(User(email=DEMO_STAFF, is_staff=True, password_hash=_demo_hash()))
     session.flush()
     return created
+
+
+def _demo_hash() -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(DEMO_PASSWORD)
+
+
+def demo_logins(session: Session) -> list[str]:
+    """The demo's sign-ins that still exist, as "email (role)" lines to print."""
+    emails = [email for _, email, _ in DEMO_ACCOUNTS] + [DEMO_STAFF]
+    users = session.scalars(select(User).where(User.email.in_(emails)).order_by(User.id))
+    return [f"{user.email} ({'staff' if user.is_staff else user.role})" for user in users]
 
 
 def _seed_records(session: Session, account: Account) -> None:

@@ -36,6 +36,7 @@ def main() -> None:
 def _register() -> None:
     from tickwork.cli import (
         accounts_cmd,
+        apikeys_cmd,
         apps_cmd,
         bench_cmd,
         billing_cmd,
@@ -44,6 +45,8 @@ def _register() -> None:
         run_cmd,
         schedule_cmd,
         spawner_cmd,
+        users_cmd,
+        web_cmd,
         worker_cmd,
     )
 
@@ -57,6 +60,9 @@ def _register() -> None:
     main.add_command(accounts_cmd.accounts)
     main.add_command(executions_cmd.executions)
     main.add_command(billing_cmd.billing)
+    main.add_command(web_cmd.web)
+    main.add_command(users_cmd.users)
+    main.add_command(apikeys_cmd.apikeys)
 
 
 _register()

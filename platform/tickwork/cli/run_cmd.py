@@ -1,8 +1,8 @@
 """``tickwork run``: the whole platform on one machine, on embedded defaults.
 
 It prepares what the parts share (the SQLite file, an embedded redis-server when REDIS_URL
-is not set, the schema, the app catalog, demo accounts on first start), starts the spawner
-and a worker as child processes, says what it started, then keeps running until Ctrl-C or
+is not set, the schema, the app catalog, demo accounts on first start), starts the web
+server, the spawner and a worker as child processes, says what it started, then keeps running until Ctrl-C or
 SIGTERM, when it stops everything it started. A child that dies is reported and restarted.
 """
 
@@ -21,7 +21,7 @@ import click
 from tickwork import migrate
 from tickwork.catalog import sync_catalog
 from tickwork.db import session_scope
-from tickwork.demo import seed_demo
+from tickwork.demo import DEMO_PASSWORD, demo_logins, seed_demo
 from tickwork.embedded_redis import EmbeddedRedis
 from tickwork.settings import get_settings, reset_settings
 
@@ -52,12 +52,16 @@ def run() -> None:
             click.echo(f"  {line}")
         with session_scope() as session:
             demo = [account.name for account in seed_demo(session)]
+            logins = demo_logins(session)
         if demo:
             click.echo(f"demo      accounts {', '.join(demo)} with every catalog app installed")
         children = {name: _start(name, command) for name, command in ROLES.items()}
         for name, process in children.items():
             click.echo(f"started   {name} (pid {process.pid}): tickwork {' '.join(ROLES[name])}")
         click.echo("Tickwork is running. Emails and SMS land in the outbox. Press Ctrl-C to stop.")
+        click.echo(f"Open http://{WEB_HOST}:{WEB_PORT} and sign in with password {DEMO_PASSWORD!r} as:")
+        for login in logins:
+            click.echo(f"  {login}")
         _supervise(children)
     finally:
         if embedded is not None:
@@ -65,7 +69,12 @@ def run() -> None:
             click.echo("stopped   embedded redis-server")
 
 
-ROLES = {"spawner": ["spawner", "--quiet"], "worker": ["worker"]}
+WEB_HOST, WEB_PORT = "127.0.0.1", 8000
+ROLES = {
+    "spawner": ["spawner", "--quiet"],
+    "worker": ["worker"],
+    "web": ["web", "--host", WEB_HOST, "--port", str(WEB_PORT)],
+}
 
 
 def _start(name: str, command: list[str]) -> subprocess.Popen[bytes]:
