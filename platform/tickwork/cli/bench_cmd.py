@@ -142,3 +142,42 @@ def _echo_worker(result: dict[str, Any], as_json: bool) -> None:
 def worker(jobs: int, redis_url: str | None, database_url: str | None, as_json: bool) -> None:
     """Executions a second of one worker process, against RQ's Worker and SimpleWorker."""
     _echo_worker(_worker(jobs, redis_url, database_url), as_json)
+
+
+def _echo_report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    for name, label in (("account_month", "account-month"), ("platform_month", "platform month")):
+        part = result[name]
+        click.echo(
+            f"report, {label} ({part['entries']:,} of {result['ledger_rows']:,} ledger rows, "
+            f"{result['rollup_rows']:,} rollup rows): {part['report_ms']:,.1f} ms "
+            f"(goal {part['goal_ms']:,.0f} ms{'' if part['met_goal'] else ', MISSED'}), "
+            f"{part['ratio_vs_group_by']:,.1f}x a GROUP BY over the ledger ({part['group_by_ms']:,.1f} ms)"
+        )
+
+
+@bench.command("report")
+@click.option(
+    "--rows", type=click.IntRange(1, 100_000_000), default=10_000_000, show_default=True,
+    help="Ledger rows in the month, platform-wide.",
+)  # fmt: skip
+@click.option(
+    "--account-rows", type=click.IntRange(1, 100_000_000), default=None,
+    help="Executions of the one busy account (default: 1,000,000, at most --rows).",
+)  # fmt: skip
+@click.option("--accounts", type=click.IntRange(1, 1_000_000), default=2_000, show_default=True,
+              help="Other accounts sharing the rest of the rows.")  # fmt: skip
+@click.option("--database-url", help="A PostgreSQL database (default: DATABASE_URL); a schema of its own is "
+              "created in it and dropped afterwards.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def report(
+    rows: int, account_rows: int | None, accounts: int, database_url: str | None, as_json: bool
+) -> None:
+    """Billing reports from rollups against a GROUP BY over the ledger, on PostgreSQL."""
+    from tickwork.bench.report import run
+
+    _echo_report(
+        run(rows=rows, account_rows=account_rows, accounts=accounts, database_url=database_url), as_json
+    )
