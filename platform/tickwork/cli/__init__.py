@@ -40,6 +40,7 @@ def _register() -> None:
         apps_cmd,
         bench_cmd,
         billing_cmd,
+        build_cmd,
         db_cmd,
         executions_cmd,
         run_cmd,
@@ -63,6 +64,7 @@ def _register() -> None:
     main.add_command(web_cmd.web)
     main.add_command(users_cmd.users)
     main.add_command(apikeys_cmd.apikeys)
+    main.add_command(build_cmd.build)
 
 
 _register()

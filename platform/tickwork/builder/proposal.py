@@ -1,0 +1,205 @@
+"""A proposal: what the builder would add to an app, what it costs, or what it needs to know.
+
+``assemble`` turns the pieces either path produced (schedules, job code, questions...) into
+a ``Proposal``, running the same validation for both paths: every schedule parses and is in
+the ``H:MM`` language, the code passes the policy and has a proper job signature, the params
+are JSON values, and the bundle it makes is one ``tickwork apps validate`` accepts.
+``Proposal.to_json()`` is the shape the CLI prints and the API returns (issue #6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from fractions import Fraction
+from typing import Any, Literal
+
+from billing import MICRO_PER_CREDIT
+from billing.projection import daily_micro_credits
+from tickwork.builder.bundle_text import JobEntry, join_sections, manifest_text
+from tickwork.builder.policy import check_code
+from tickwork.bundles import check_bundle
+from tickwork.schedule import EASTERN, ScheduleError, parse, parse_many
+
+Status = Literal["ok", "question", "rejected"]
+NEXT_RUNS = 3
+CREDITS_RANGE = (1, 10)
+
+
+@dataclass(frozen=True)
+class JobDraft:
+    """The job a proposal adds: its function's code and params, and its manifest settings."""
+
+    name: str
+    code: str
+    params: dict[str, Any]
+    credits: int
+    timeout: int = 300
+    overlap: str = "skip"
+    catch_up: str = "latest"
+    retries: int = 0
+    template: str | None = None  # the offline template it came from, None for model-written code
+
+    def entry(self, schedules: tuple[str, ...]) -> JobEntry:
+        return JobEntry(
+            self.name,
+            schedules,
+            self.credits,
+            self.timeout,
+            self.overlap,
+            self.catch_up,
+            self.retries,
+            self.params,
+        )
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the builder proposes for one description (see ``to_json`` for the public shape)."""
+
+    status: Status
+    schedules: tuple[str, ...] = ()
+    description: str = ""  # the schedules in words
+    next_runs: tuple[datetime, ...] = ()  # aware, Eastern
+    runs_per_day: Fraction | None = None
+    credits_per_run: int | None = None
+    credits_per_day: Fraction | None = None
+    job: JobDraft | None = None
+    questions: tuple[str, ...] = ()
+    assumptions: tuple[str, ...] = ()
+    reason: str | None = None
+    app_name: str = "Custom app"
+    app_description: str = ""
+    source: str = "grammar"  # grammar | openai
+    request: str = field(default="", compare=False)  # the user's description, as given
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"status", "schedules", "description", "next_runs", "runs_per_day", "credits_per_run",
+        "credits_per_day", "job": {"name", "code", "params"}, "questions", "assumptions", "reason"}``.
+
+        ``next_runs`` are ISO 8601 Eastern times with their offset; numbers are whole when exact,
+        else rounded (runs to 4 decimals, credits to 6); ``job`` is null when there is none.
+        """
+        return {
+            "status": self.status,
+            "schedules": list(self.schedules),
+            "description": self.description,
+            "next_runs": [run.isoformat(timespec="seconds") for run in self.next_runs],
+            "runs_per_day": _number(self.runs_per_day, 4),
+            "credits_per_run": self.credits_per_run,
+            "credits_per_day": _number(self.credits_per_day, 6),
+            "job": None
+            if self.job is None
+            else {"name": self.job.name, "code": self.job.code, "params": dict(self.job.params)},
+            "questions": list(self.questions),
+            "assumptions": list(self.assumptions),
+            "reason": self.reason,
+        }
+
+
+def _number(value: Fraction | None, places: int) -> int | float | None:
+    if value is None:
+        return None
+    if value.denominator == 1:
+        return value.numerator
+    return round(float(value), places)
+
+
+def assemble(
+    *,
+    schedules: Sequence[str],
+    job: JobDraft | None,
+    now: datetime,
+    questions: Sequence[str] = (),
+    assumptions: Sequence[str] = (),
+    reason: str | None = None,
+    app_name: str = "Custom app",
+    request: str = "",
+    source: str = "grammar",
+) -> Proposal:
+    """A validated proposal from either path's pieces; problems turn it into a rejection."""
+    base = Proposal(
+        status="question",
+        job=job,
+        questions=tuple(questions),
+        assumptions=tuple(dict.fromkeys(assumptions)),
+        reason=reason,
+        app_name=app_name,
+        app_description=_app_description(request),
+        source=source,
+        request=request,
+    )
+    if reason is not None:
+        return replace(base, status="rejected")
+    if questions:
+        return base
+    if job is None or not schedules:
+        missing = "what the job should do" if job is None else "when it should run"
+        return replace(base, questions=(f"The description does not say {missing}. Can you add it?",))
+    canonical, problems = canonical_schedules(schedules)
+    problems += validate_job(job, tuple(canonical), app_name)
+    if problems:
+        return replace(base, status="rejected", reason="; ".join(problems), schedules=tuple(schedules))
+    parsed = parse_many(canonical)
+    daily_micro = daily_micro_credits(parsed.runs_per_day, job.credits)
+    return replace(
+        base,
+        status="ok",
+        schedules=tuple(canonical),
+        description=parsed.describe(),
+        next_runs=tuple(run.astimezone(EASTERN) for run in parsed.next_runs(now, NEXT_RUNS)),
+        runs_per_day=Fraction(parsed.runs_per_day),
+        credits_per_run=job.credits,
+        credits_per_day=Fraction(daily_micro, MICRO_PER_CREDIT),
+    )
+
+
+def canonical_schedules(schedules: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Each schedule's canonical ``H:MM`` form, and the problems of those that have none."""
+    canonical: list[str] = []
+    problems: list[str] = []
+    for text in schedules:
+        try:
+            parsed = parse(text)
+        except ScheduleError as error:
+            problems.append(f'the schedule "{text}" does not parse: {error.reason}')
+            continue
+        if (
+            ":" not in parsed.canonical
+            or parsed.dom_mask != (1 << 31) - 1
+            or parsed.month_mask != (1 << 12) - 1
+        ):
+            problems.append(
+                f'the schedule "{text}" is not in the H:MM language (days of the week, hours and '
+                "minutes); days of the month and months cannot be expressed"
+            )
+            continue
+        if parsed.canonical not in canonical:
+            canonical.append(parsed.canonical)
+    return canonical, problems
+
+
+def validate_job(job: JobDraft, schedules: tuple[str, ...], app_name: str) -> list[str]:
+    """Everything wrong with the job as part of a bundle: policy, signature, settings, params."""
+    problems = check_code(job.code, job.name)
+    low, high = CREDITS_RANGE
+    if isinstance(job.credits, bool) or not isinstance(job.credits, int) or not low <= job.credits <= high:
+        problems.append(f"credits per run must be a whole number from {low} to {high}; got {job.credits!r}")
+    if problems:
+        return problems
+    try:
+        manifest = manifest_text(app_name, "A custom app made with the builder.", [job.entry(schedules)])
+    except ValueError as error:
+        return [f"the params cannot be stored: {error}"]
+    _bundle, found = check_bundle("proposal", manifest, join_sections({job.name: job.code}), "proposal")
+    return [str(problem) for problem in found]
+
+
+def _app_description(request: str) -> str:
+    text = " ".join(request.split())
+    return text if len(text) <= 500 else text[:497] + "..."
