@@ -160,8 +160,8 @@ def normalize(description: str) -> str:
     text = text.replace("o'clock", "")
     for word, number in sorted(_NUMBER_WORDS.items(), key=lambda item: -len(item[0])):
         text = re.sub(rf"\b{word}\b", str(number), text)
-    text = re.sub(r"\bhalf\s+(?:an\s+)?hour\b", "30 minutes", text)
-    text = re.sub(r"\bquarter\s+(?:of\s+an\s+)?hour\b", "15 minutes", text)
+    text = re.sub(r"(?<!the )\bhalf\s+(?:an\s+)?hour\b", "30 minutes", text)
+    text = re.sub(r"(?<!the )\bquarter\s+(?:of\s+an\s+)?hour\b", "15 minutes", text)
     text = re.sub(r"\ban?\s+(minute|hour|day|week)\s+(before|ahead|prior|in advance)\b", r"1 \1 \2", text)
     text = re.sub(r"\b(\d+)\s*-\s*(minute|hour|day|week)\b", r"\1 \2", text)  # "24-hour" lead times
     text = re.sub(r"\b12\s*noon\b", "noon", text)
@@ -447,7 +447,9 @@ def _interval(text: str, timing: Timing) -> tuple[int, int, bool] | None:
         step, hour_phrased = 30, False
     elif re.search(r"\b4 times an hour\b", text):
         step, hour_phrased = 15, False
-    elif offset is not None and re.search(r"\b(?:every|each) hour\b|\bpast (?:the|each|every) hour\b", text):
+    elif offset is not None and re.search(
+        r"\b(?:every|each) hour\b|\bpast (?:the|each|every) hour\b|\bon the half hour\b", text
+    ):
         step, hour_phrased = 60, True
     else:
         return None
