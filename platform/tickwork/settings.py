@@ -55,6 +55,7 @@ class Settings:
     smtp: SmtpSettings | None
     http_allow_private: bool = False
     retry_backoff_seconds: tuple[int, ...] = (10, 60, 300, 900, 1800)
+    public_url: str | None = None  # where the web app is reached from outside (Twilio's callbacks)
 
     @property
     def is_sqlite(self) -> bool:
@@ -158,6 +159,23 @@ def _twilio(env: Mapping[str, str]) -> TwilioSettings | None:
     )
 
 
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """TICKWORK_PUBLIC_URL: scheme and host (and an optional path prefix), no trailing slash.
+
+    Twilio signs its callbacks with the URL it was given, so this must be exactly the address
+    the outside world uses, behind any proxy.
+    """
+    value = _url(env, "TICKWORK_PUBLIC_URL", ("http", "https"))
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"TICKWORK_PUBLIC_URL must look like https://host[:port][/prefix], with no query; got {value!r}"
+        )
+    return value.rstrip("/")
+
+
 def _secret_key(env: Mapping[str, str], home: Path) -> str:
     """SECRET_KEY, or a key generated once and kept in TICKWORK_HOME for a laptop install.
 
@@ -208,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp=_smtp(env),
         http_allow_private=_bool(env, "HTTP_ALLOW_PRIVATE", False),
         retry_backoff_seconds=_seconds_list(env, "TICKWORK_RETRY_BACKOFF", (10, 60, 300, 900, 1800)),
+        public_url=_public_url(env),
     )
 
 

@@ -7,7 +7,8 @@ has its SID stored, and a re-run finds it and sends nothing. A send whose reply 
 must not get the same text twice.
 
 Segments are estimated here when sending (``count_segments``) and metered at once; Twilio's
-``num_segments`` is stored on the row, and its status callbacks may later correct the charge.
+``num_segments`` is stored on the row. When TICKWORK_PUBLIC_URL is set, each message asks
+Twilio for status callbacks, and the final one corrects the charge (``tickwork.sms_status``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
 # whose segments each lose room to the concatenation header.
 GSM7_SINGLE, GSM7_SEGMENT = 160, 153
 UCS2_SINGLE, UCS2_SEGMENT = 70, 67
+# Where Twilio posts delivery reports (``tickwork.web.twilio_status``), under TICKWORK_PUBLIC_URL.
+SMS_STATUS_PATH = "/hooks/twilio/sms-status"
 
 
 class SmsError(TickworkError):
@@ -155,6 +158,8 @@ class SmsSender:
         self.account_id = account_id
         self.app_id = app_id
         self.execution_id = execution_id
+        if status_callback_url is None and settings.public_url:
+            status_callback_url = settings.public_url + SMS_STATUS_PATH
         self.status_callback_url = status_callback_url
 
     def send(self, to: str, body: str) -> dict[str, Any]:

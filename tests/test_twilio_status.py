@@ -1,0 +1,217 @@
+"""Twilio's status callbacks settle what a text costs, through a real HTTP server on both lanes.
+
+The Flask app here holds only the ``twilio_status`` blueprint (the admin app registers it
+too); the local Twilio server sends its signed callbacks to it over HTTP, as Twilio would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from billing.ledger import balance_of, charged_for
+from billing.models import LedgerEntry
+from billing.rates import load_rates
+from tests.servers import LocalWSGIServer
+from tests.servers.twilio_server import TwilioServer
+from tickwork import clock
+from tickwork.billing_meter import LedgerMeter
+from tickwork.context.sms import SMS_STATUS_PATH, SmsSender
+from tickwork.errors import ConfigError
+from tickwork.metering import UsageRecorder
+from tickwork.models import Message
+from tickwork.settings import get_settings, load_settings, reset_settings
+from tickwork.web.twilio_status import bp
+
+from . import factories
+from .conftest import Database
+
+RATES = load_rates(Path(__file__).resolve().parents[1] / "config" / "rates.toml")
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+SEGMENT = RATES.sms(NOW)
+STARTING = 100_000 * 10**6
+
+
+class AppServer(LocalWSGIServer):
+    name = "tickwork-web"
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__()
+        self.app = app
+
+    def wsgi_app(self, environ: Any, start_response: Any) -> Any:
+        return self.app(environ, start_response)
+
+
+@dataclass
+class Setup:
+    db: Database
+    twilio: TwilioServer
+    web: AppServer
+    client: FlaskClient
+    ids: tuple[int, int, int]  # account, app, execution
+
+    def send(self, body: str, to: str = "+16175550123") -> str:
+        account_id, app_id, execution_id = self.ids
+        sender = SmsSender(
+            self.db.sessions, get_settings(), UsageRecorder(LedgerMeter(self.db.sessions, RATES)),
+            account_id=account_id, app_id=app_id, execution_id=execution_id,
+        )  # fmt: skip
+        with clock.frozen_at(NOW):
+            sid = sender.send(to, body)["sid"]
+        assert sid
+        return str(sid)
+
+    def post(self, params: dict[str, str], signature: str | None = None) -> tuple[int, Any]:
+        url = f"{self.web.url}{SMS_STATUS_PATH}"
+        if signature is None:
+            signature = RequestValidator(self.twilio.auth_token).compute_signature(url, params)
+        response = self.client.post(SMS_STATUS_PATH, data=params, headers={"X-Twilio-Signature": signature})
+        return response.status_code, response.get_json()
+
+    def row(self, sid: str) -> Message:
+        with self.db.session() as session:
+            return session.scalars(select(Message).where(Message.provider_id == sid)).one()
+
+    def adjustments(self) -> list[int]:
+        with self.db.session() as session:
+            kind = LedgerEntry.kind == "adjustment"
+            return [
+                int(a)
+                for a in session.scalars(select(LedgerEntry.amount).where(kind).order_by(LedgerEntry.id))
+            ]
+
+    def balanced(self) -> int:
+        with self.db.session() as session:
+            total = session.scalar(select(func.sum(LedgerEntry.amount)))
+            balance, _ = balance_of(session, self.ids[0])
+        assert balance == total
+        return balance
+
+
+@pytest.fixture
+def setup(db: Database, twilio_server: TwilioServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
+    app = Flask(__name__)
+    app.register_blueprint(bp)
+    with AppServer(app) as web:
+        for name, value in {
+            "TWILIO_ACCOUNT_SID": twilio_server.account_sid,
+            "TWILIO_AUTH_TOKEN": twilio_server.auth_token,
+            "TWILIO_FROM_NUMBER": twilio_server.from_number,
+            "TWILIO_BASE_URL": twilio_server.base_url,
+            "TICKWORK_PUBLIC_URL": web.url + "/",
+        }.items():
+            monkeypatch.setenv(name, value)
+        reset_settings()
+        ids = factories.make_execution(db)
+        with db.session() as session:
+            factories.fund(session, ids[0])
+            session.commit()
+        yield Setup(db, twilio_server, web, app.test_client(), ids)
+    reset_settings()
+
+
+def test_texts_ask_for_status_callbacks_at_the_public_url(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup.send("hello")
+    monkeypatch.delenv("TICKWORK_PUBLIC_URL")
+    reset_settings()
+    setup.send("hello again")
+    first, second = setup.twilio.messages
+    assert first.status_callback == f"{setup.web.url}{SMS_STATUS_PATH}"
+    assert second.status_callback is None and "StatusCallback" not in second.form
+
+
+def test_a_delivered_text_costs_twilios_segment_count_once_whatever_the_retries(setup: Setup) -> None:
+    sid = setup.send("see you at 9")  # estimated: 1 segment
+    assert setup.balanced() == STARTING - SEGMENT
+    assert setup.twilio.deliver(sid, "sent") == 200
+    assert setup.row(sid).status == "sent"
+    assert setup.twilio.deliver(sid, "delivered", num_segments=3) == 200  # the carrier billed 3
+    assert setup.twilio.deliver(sid, "delivered", num_segments=3) == 200  # Twilio retries
+    assert setup.twilio.deliver(sid, "sent") == 200  # late and out of order: ignored
+    row = setup.row(sid)
+    assert (row.status, row.segments) == ("delivered", 3)
+    assert setup.adjustments() == [-2 * SEGMENT]
+    assert setup.balanced() == STARTING - 3 * SEGMENT
+    with setup.db.session() as session:
+        assert charged_for(session, setup.ids[2]) == 3 * SEGMENT
+        entry = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "adjustment")).one()
+        assert (entry.app, entry.job, entry.execution_id) == ("order-digest", "digest", setup.ids[2])
+
+
+def test_a_failed_text_is_refunded_and_an_undelivered_one_is_paid(setup: Setup) -> None:
+    failed, undelivered = setup.send("first"), setup.send("second")
+    assert setup.twilio.deliver(failed, "failed", error_code=30008) == 200
+    assert setup.twilio.deliver(undelivered, "undelivered", error_code=30003) == 200
+    assert setup.twilio.deliver(failed, "failed", error_code=30008) == 200
+    assert setup.adjustments() == [SEGMENT]  # the failed one back; the undelivered one stays paid
+    row = setup.row(failed)
+    assert row.status == "failed" and "30008" in (row.error or "")
+    assert setup.row(undelivered).status == "undelivered"
+    assert setup.balanced() == STARTING - SEGMENT
+
+
+def test_without_num_segments_the_count_is_fetched_from_twilio(setup: Setup) -> None:
+    sid = setup.send("a" * 200)  # 2 segments estimated and charged
+    assert setup.twilio.deliver(sid, "sent", num_segments=3) == 200  # Twilio now says 3
+    params = dict(setup.twilio.status_callback(sid, "delivered").params)
+    del params["NumSegments"]
+    code, body = setup.post(params)
+    assert code == 200 and body["segments"] == 3 and body["adjustment_micro"] == -SEGMENT
+    fetches = [r for r in setup.twilio.requests if r["method"] == "GET" and sid in r["path"]]
+    assert len(fetches) == 1
+    assert setup.balanced() == STARTING - 3 * SEGMENT
+
+
+def test_a_bad_signature_gets_403_and_changes_nothing(setup: Setup) -> None:
+    sid = setup.send("hello")
+    good = setup.twilio.status_callback(sid, "failed")
+    tampered = {**good.params, "MessageStatus": "delivered", "SmsStatus": "delivered"}
+    other_url = RequestValidator(setup.twilio.auth_token).compute_signature(
+        f"https://elsewhere.example{SMS_STATUS_PATH}", good.params
+    )
+    wrong_token = RequestValidator("not-the-token").compute_signature(good.url, good.params)
+    for params, signature in (
+        (good.params, ""),
+        (tampered, good.signature),
+        (good.params, other_url),
+        (good.params, wrong_token),
+    ):
+        code, body = setup.post(params, signature)
+        assert code == 403 and body["error"]["code"] == "bad_signature"
+    assert setup.row(sid).status == "queued" and setup.adjustments() == []
+    code, body = setup.post(good.params, good.signature)
+    assert code == 200 and body["status"] == "failed" and setup.adjustments() == [SEGMENT]
+
+
+def test_unknown_messages_bad_requests_and_missing_setup_are_json_errors(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, body = setup.post({"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"})
+    assert code == 404 and body["error"]["code"] == "unknown_message"
+    code, body = setup.post({"MessageStatus": "delivered"})
+    assert code == 400
+    monkeypatch.delenv("TICKWORK_PUBLIC_URL")
+    reset_settings()
+    code, body = setup.post({"MessageSid": "SMx", "MessageStatus": "delivered"}, "x")
+    assert code == 503 and body["error"]["code"] == "not_configured"
+
+
+@pytest.mark.parametrize("value", ["ftp://example.com", "https://", "https://example.com/?a=1"])
+def test_a_malformed_public_url_is_refused(value: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="TICKWORK_PUBLIC_URL"):
+        load_settings({"TICKWORK_HOME": str(tmp_path), "TICKWORK_PUBLIC_URL": value})
+    assert load_settings(
+        {"TICKWORK_HOME": str(tmp_path), "TICKWORK_PUBLIC_URL": "https://a.example/x/"}
+    ).public_url == ("https://a.example/x")
