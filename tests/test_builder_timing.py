@@ -158,7 +158,9 @@ OK_PHRASES = [
 
 
 @pytest.mark.parametrize(("phrase", "expected"), OK_PHRASES, ids=[phrase[:50] for phrase, _ in OK_PHRASES])
-def test_a_phrase_fires_exactly_at_the_times_it_describes(phrase: str, expected: set[tuple[int, int]]) -> None:
+def test_a_phrase_fires_exactly_at_the_times_it_describes(
+    phrase: str, expected: set[tuple[int, int]]
+) -> None:
     timing = read_timing(phrase)
     assert timing.status == "ok", (timing.questions, timing.reason)
     assert fires(timing.schedules) == expected
