@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tickwork.builder import propose
-from tickwork.builder.proposal import JobDraft, assemble
+from tickwork.builder.proposal import JobDraft, assemble, from_json
 from tickwork.errors import BadInput
 from tickwork.settings import Settings, load_settings
 
@@ -133,3 +133,16 @@ def test_every_proposal_passes_the_same_validation_whatever_made_it() -> None:
     fine = assemble(schedules=["9:00", "9:00", "mon-fri 17:30"], job=good, now=NOW)
     assert fine.status == "ok" and fine.schedules == ("9:00", "mon-fri 17:30")
     assert fine.runs_per_day is not None and float(fine.runs_per_day) == pytest.approx(1 + 5 / 7)
+
+
+def test_a_reviewed_proposal_comes_back_from_its_json_validated_again(offline: Settings) -> None:
+    shown = propose(DIGEST_DOC, settings=offline, now=NOW)
+    back = from_json(shown.to_json(), NOW, request=DIGEST_DOC)
+    assert back.to_json() == shown.to_json()
+    assert back.job == shown.job  # the template's settings (timeout, retries...) are restored
+    tampered = shown.to_json()
+    tampered["job"]["code"] = "import os\n" + tampered["job"]["code"]
+    refused = from_json(tampered, NOW)
+    assert refused.status == "rejected" and "imports os" in (refused.reason or "")
+    with pytest.raises(BadInput):
+        from_json(propose("every day at 4 email orders", settings=offline, now=NOW).to_json(), NOW)

@@ -17,7 +17,7 @@ from tickwork import clock
 from tickwork.builder.apply import Applied, apply_proposal
 from tickwork.builder.offline import grammar_proposal
 from tickwork.builder.openai_path import BUILDER_MODEL, model_proposal
-from tickwork.builder.proposal import JobDraft, Proposal
+from tickwork.builder.proposal import JobDraft, Proposal, from_json
 from tickwork.errors import BadInput
 from tickwork.settings import Settings, get_settings
 
@@ -37,9 +37,9 @@ def propose(
     the API fails), the grammar and templates otherwise. Raises BadInput for an empty or
     overlong description.
 
-    Web layer: ``POST /api/v1/builder/proposals`` can answer ``propose(text).to_json()`` as is;
-    keep the Proposal (or re-propose the same text) for the apply step, which takes the
-    Proposal object, not its JSON.
+    Web layer: ``POST /api/v1/builder/proposals`` can answer ``propose(text).to_json()`` as is.
+    For the apply step, rebuild the reviewed proposal with ``from_json(payload, now,
+    request=text)`` (validated again from scratch) and pass it to ``apply_proposal``.
     """
     text = description.strip() if isinstance(description, str) else ""
     if not text:
@@ -55,4 +55,4 @@ def propose(
     return grammar_proposal(text, moment)
 
 
-__all__ = ["Applied", "JobDraft", "Proposal", "apply_proposal", "grammar_proposal", "propose"]
+__all__ = ["Applied", "JobDraft", "Proposal", "apply_proposal", "from_json", "grammar_proposal", "propose"]

@@ -9,7 +9,7 @@ are JSON values, and the bundle it makes is one ``tickwork apps validate`` accep
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
@@ -19,7 +19,9 @@ from billing import MICRO_PER_CREDIT
 from billing.projection import daily_micro_credits
 from tickwork.builder.bundle_text import JobEntry, join_sections, manifest_text
 from tickwork.builder.policy import check_code
+from tickwork.builder.templates import TEMPLATES
 from tickwork.bundles import check_bundle
+from tickwork.errors import BadInput
 from tickwork.schedule import EASTERN, ScheduleError, parse, parse_many
 
 Status = Literal["ok", "question", "rejected"]
@@ -71,7 +73,7 @@ class Proposal:
     reason: str | None = None
     app_name: str = "Custom app"
     app_description: str = ""
-    source: str = "grammar"  # grammar | openai
+    source: str = "grammar"  # grammar | openai | json (rebuilt by from_json)
     request: str = field(default="", compare=False)  # the user's description, as given
 
     @property
@@ -198,6 +200,51 @@ def validate_job(job: JobDraft, schedules: tuple[str, ...], app_name: str) -> li
         return [f"the params cannot be stored: {error}"]
     _bundle, found = check_bundle("proposal", manifest, join_sections({job.name: job.code}), "proposal")
     return [str(problem) for problem in found]
+
+
+def from_json(
+    payload: Mapping[str, Any], now: datetime, *, request: str = "", app_name: str = "Custom app"
+) -> Proposal:
+    """A proposal rebuilt from its ``to_json()`` shape and validated again from scratch.
+
+    Web layer: the apply endpoint may take back the JSON the owner reviewed (so what is
+    applied is exactly what was shown, even from the model path) instead of proposing again;
+    nothing in it is trusted, it passes the policy and the bundle checks like a new proposal.
+    Job settings the JSON does not carry (timeout, retries...) come from the matching
+    template, else the defaults.
+    """
+    job_json = payload.get("job")
+    if payload.get("status") != "ok" or not isinstance(job_json, Mapping):
+        raise BadInput("only a proposal with status ok and a job can be applied")
+    schedules = payload.get("schedules")
+    if not isinstance(schedules, list) or not all(isinstance(item, str) for item in schedules):
+        raise BadInput("the proposal's schedules must be a list of schedule strings")
+    name, code, params = job_json.get("name"), job_json.get("code"), job_json.get("params")
+    if not isinstance(name, str) or not isinstance(code, str) or not isinstance(params, dict):
+        raise BadInput("the proposal's job needs a name, code and params")
+    template = next((item for item in TEMPLATES.values() if item.code(name) == code), None)
+    credits = payload.get("credits_per_run")
+    job = JobDraft(
+        name=name,
+        code=code,
+        params=dict(params),
+        credits=credits if isinstance(credits, int) else template.credits if template else 1,
+        timeout=template.timeout if template else 300,
+        overlap=template.overlap if template else "skip",
+        catch_up=template.catch_up if template else "latest",
+        retries=template.retries if template else 0,
+        template=template.key if template else None,
+    )
+    assumptions = payload.get("assumptions")
+    return assemble(
+        schedules=schedules,
+        job=job,
+        now=now,
+        assumptions=[str(item) for item in assumptions] if isinstance(assumptions, list) else [],
+        app_name=app_name,
+        request=request,
+        source="json",
+    )
 
 
 def _app_description(request: str) -> str:
