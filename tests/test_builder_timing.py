@@ -147,6 +147,14 @@ OK_PHRASES = [
     ("a day before each booking, send a reminder", every(60)),
     ("remind members 1 week before the renewal", every(60)),
     ("40 minutes before the meeting", every(10)),
+    # several clauses, run as their union
+    ("every weekday at 9am and every saturday at 10am", at("9:00", days=WEEKDAYS) | at("10:00", days=[SAT])),
+    ("every morning and every evening", at("8:00", "18:00")),
+    ("every morning and evening", at("8:00", "18:00")),
+    ("on weekdays at noon; on sundays at 5 pm", at("12:00", days=WEEKDAYS) | at("17:00", days=[SUN])),
+    ("12:30 every day", at("12:30")),
+    ("every 4 hours starting at midnight", every(240)),
+    ("every hour pull orders from 3 shops", every(60)),
     # other US zones, converted
     ("every day at 9 am pacific", at("12:00")),
     ("every monday at 6 AM Mountain time", at("8:00", days=[MON])),
@@ -191,6 +199,9 @@ QUESTION_PHRASES = [
     ("between 9am and 5pm", ["How often"]),
     ("twice a day", ["At which times"]),
     ("send me an email summary", ["When should it run"]),
+    ("every 15 minutes from 9 am", ["From 9:00 AM until what time"]),
+    ("every day at 9 am and every saturday at 4", ["4:00 AM or 4:00 PM"]),
+    ("every hour from 10 pm to 2 am", ["crosses midnight"]),
 ]
 
 

@@ -72,7 +72,7 @@ _MONTHS = (
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
 _DAY = r"(?:" + "|".join(sorted(_DAY_WORDS, key=len, reverse=True)) + r")"
-_TIME = r"(?:\d{1,2}(?::\d{2})?\s*(?:am|pm)?|noon|midnight)"
+_TIME = r"(?:\d{1,2}(?::\d{2})?(?:\s*(?:am|pm))?|noon|midnight)"
 _UNIT_MINUTES = {"minute": 1, "min": 1, "hour": 60, "hr": 60, "day": DAY_MINUTES, "week": 7 * DAY_MINUTES}
 
 
@@ -136,7 +136,7 @@ def read_timing(description: str) -> Timing:
         timing.questions.append(zone_question)
         return timing
     try:
-        firings = _read(text, timing)
+        firings = _read_clauses(text, timing)
     except _Question as question:
         timing.questions.append(str(question))
         return timing
@@ -242,8 +242,40 @@ def foreign_zone_question(text: str) -> str | None:
 # --- reading the timing ----------------------------------------------------------------------------
 
 
+_CLAUSE_BREAK = re.compile(r"\s*[,;]?\s*\band\s+(?=(?:every|each|on)\b)|\s*;\s*")
+_NO_TIMING = "When should it run?"
+
+
+def _read_clauses(text: str, timing: Timing) -> list[Firing]:
+    """The union of what each clause asks for: "every weekday at 9 and every saturday at 10".
+
+    A clause without timing words ("... and email the owner") adds nothing; a clause that
+    leads to a question makes the whole description a question.
+    """
+    clauses = [clause for clause in _CLAUSE_BREAK.split(text) if clause.strip()]
+    if len(clauses) < 2 or _BEFORE.search(text) or _DAY_BEFORE.search(text):
+        return _read(text, timing)
+    firings: list[Firing] = []
+    for clause in clauses:
+        try:
+            firings += _read(clause, timing)
+        except _Question as question:
+            if not str(question).startswith(_NO_TIMING):
+                raise
+    if not firings:
+        raise _Question(_no_timing_question())
+    return firings
+
+
+def _no_timing_question() -> str:
+    return (
+        f"{_NO_TIMING} For example: every day at 8 AM, every 15 minutes during business hours, "
+        "or every Monday at 9 AM (Eastern time)."
+    )
+
+
 def _read(text: str, timing: Timing) -> list[Firing]:
-    """The firing times the phrase asks for (before any zone conversion)."""
+    """The firing times one phrase asks for (before any zone conversion)."""
     lookahead = _lookahead(text, timing)
     if lookahead is not None:
         return lookahead
@@ -252,6 +284,8 @@ def _read(text: str, timing: Timing) -> list[Firing]:
     window = _window(text, timing)
     if every is not None:
         step, offset, hour_phrased = every
+        if window is None:
+            _no_open_ended_start(text, timing)
         start, end = window if window is not None else (0, DAY_MINUTES - 1)
         minutes = frozenset(t for t in range(start, end + 1) if (t - offset) % step == 0)
         if not minutes:
@@ -278,12 +312,16 @@ def _read(text: str, timing: Timing) -> list[Firing]:
             f"How often should it run between {clock(*divmod(start, 60))} and {clock(*divmod(end, 60))}: "
             "every 15 minutes, every 30 minutes, every hour?"
         )
-    part = _part_of_day(text)
-    if part is not None:
-        minute, words = PART_OF_DAY_DEFAULTS[part]
+    parts = parts_of_day(text)
+    if parts:
         _weekly_needs_a_day(text, days)
-        timing.assumptions.append(f'"{part}" read as {words}; name a time to change it')
-        return [Firing(days or ALL_DAYS, frozenset({minute}), interval=False)]
+        for part in parts:
+            timing.assumptions.append(
+                f'"{part}" read as {PART_OF_DAY_DEFAULTS[part][1]}; name a time to change it'
+            )
+        minutes = frozenset(PART_OF_DAY_DEFAULTS[part][0] for part in parts)
+        return [Firing(days or ALL_DAYS, minutes, interval=False)]
+    _no_open_ended_start(text, timing)
     if re.search(
         r"\b\d+ times (?:a|per|each) (?:day|hour)\b|\btwice (?:a|per|each) day\b|\btwice daily\b", text
     ):
@@ -295,10 +333,17 @@ def _read(text: str, timing: Timing) -> list[Firing]:
         raise _Question("Which day of the week, and at what time (Eastern), should it run?")
     if re.search(r"\b(?:daily|every day|each day|once a day|per day)\b", text):
         raise _Question("At what time of day should it run each day (Eastern), e.g. 8:00 AM?")
-    raise _Question(
-        "When should it run? For example: every day at 8 AM, every 15 minutes during business hours, "
-        "or every Monday at 9 AM (Eastern time)."
-    )
+    raise _Question(_no_timing_question())
+
+
+def _no_open_ended_start(text: str, timing: Timing) -> None:
+    """ "every 15 minutes from 9 AM" gives no end: ask for it (a start at midnight needs none)."""
+    match = _START_ONLY.search(text)
+    if match is None:
+        return
+    start = _time_value(match.group(1).strip(), text, timing)
+    if start:
+        raise _Question(f"From {clock(*divmod(start, 60))} until what time should it run?")
 
 
 def _weekly_needs_a_day(text: str, days: frozenset[int] | None) -> None:
@@ -511,6 +556,10 @@ def _every_words(minutes: int) -> str:
 _RANGE = re.compile(rf"\b(?:between|from)\s+({_TIME})\s*(?:and|to|until|till|through|-)\s*({_TIME})(?![\d:])")
 _SHORT_RANGE = re.compile(rf"(?<![\w:])(\d{{1,2}}(?::\d{{2}})?\s*(?:am|pm))\s*-\s*({_TIME})(?![\d:])")
 _NOT_A_TIME = r"(?!\s*(?:minutes?|mins?|hours?|hrs?|days?|weeks?|%|percent|records?|items?|rows?))"
+_START_ONLY = re.compile(
+    rf"\b(?:from|starting(?: at| from)?|beginning at|after)\s+({_TIME})(?![\d:])"
+    r"(?!\s+(?!am\b|pm\b|to\b|and\b|until\b|till\b|on\b|every\b|each\b|daily\b)[a-z])"
+)
 
 
 def _window(text: str, timing: Timing) -> tuple[int, int] | None:
@@ -544,23 +593,31 @@ def _clock_times(text: str, timing: Timing) -> list[int]:
             if part.strip():
                 found.append(_time_value(part.strip(), text, timing))
     if not found:
-        for match in re.finditer(r"(?<![\w:])(\d{1,2}(?::\d{2})?\s*(?:am|pm)|noon|midnight)\b", text):
+        for match in re.finditer(
+            r"(?<![\w:/])(\d{1,2}(?::\d{2})?\s*(?:am|pm)|\d{1,2}:\d{2}|noon|midnight)\b", text
+        ):
             found.append(_time_value(match.group(1), text, timing))
     return sorted(set(found))
 
 
+_PARTS_OF_DAY = {
+    "morning": r"\bmornings?\b",
+    "lunchtime": r"\b(?:lunchtime|lunch time|midday)\b",
+    "afternoon": r"\bafternoons?\b",
+    "evening": r"\bevenings?\b",
+    "night": r"\b(?:nightly|every night|each night|at night|overnight)\b",
+}
+
+
+def parts_of_day(text: str) -> list[str]:
+    """The parts of the day the phrase names ("every morning and evening"), in the day's order."""
+    return [part for part, pattern in _PARTS_OF_DAY.items() if re.search(pattern, text)]
+
+
 def _part_of_day(text: str) -> str | None:
-    if re.search(r"\b(?:every|each|in the|this)? ?mornings?\b", text):
-        return "morning"
-    if re.search(r"\b(?:lunchtime|lunch time|midday)\b", text):
-        return "lunchtime"
-    if re.search(r"\bafternoons?\b", text):
-        return "afternoon"
-    if re.search(r"\bevenings?\b", text):
-        return "evening"
-    if re.search(r"\b(?:nightly|every night|each night|at night|overnight)\b", text):
-        return "night"
-    return None
+    """The one part of the day that settles a bare hour, or None when none or several are named."""
+    parts = parts_of_day(text)
+    return parts[0] if len(parts) == 1 else None
 
 
 def _time_value(part: str, text: str, timing: Timing | None) -> int:
@@ -668,10 +725,13 @@ def render(firings: list[Firing]) -> list[str]:
 
 
 def _merge_days(firings: list[Firing]) -> list[Firing]:
-    """Groups with the same times and kind on different days become one group."""
-    merged: dict[tuple[frozenset[int], bool], set[int]] = {}
+    """Groups of one kind on the same days become one; then those with the same times on different days."""
+    same_days: dict[tuple[frozenset[int], bool], set[int]] = {}
     for firing in firings:
-        merged.setdefault((firing.minutes, firing.interval), set()).update(firing.days)
+        same_days.setdefault((firing.days, firing.interval), set()).update(firing.minutes)
+    merged: dict[tuple[frozenset[int], bool], set[int]] = {}
+    for (days, interval), minutes in same_days.items():
+        merged.setdefault((frozenset(minutes), interval), set()).update(days)
     return [Firing(frozenset(days), minutes, interval) for (minutes, interval), days in merged.items()]
 
 
