@@ -1,8 +1,9 @@
 """A proposal from each of the six templates, applied, switched on and run for a simulated day.
 
-One account gets six custom apps made by ``tickwork build``'s service functions; the spawner
-ticks through a whole Eastern day and a real worker runs every job. Each job's effect is
-checked on the account's data and outbox, and each run's base credits on the ledger.
+One account gets a custom app per template (and a second reminder, of the next day's
+bookings), made by the builder's service functions; the spawner ticks through a whole
+Eastern day and a real worker runs every job. Each job's effect is checked on the account's
+data and outbox, and each run's base credits on the ledger.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ProductsAPI(LocalWSGIServer):
 
 
 def descriptions(api_url: str) -> dict[str, str]:
+    """One description per template (keyed by template), and a second reminder of the next day's bookings."""
     return {
         "email_digest": (
             "add a background job that runs every morning at 8 AM and sends an email summary of all orders "
@@ -71,6 +73,7 @@ def descriptions(api_url: str) -> dict[str, str]:
         "http_sync": f"every 2 hours sync products from {api_url}/products",
         "cleanup": "every night at 3 am delete sessions older than 30 days",
         "report": "every day at 7 am email a report of signups",
+        "next_day_reminder": "every evening at 6 remind customers of tomorrow's bookings by text",
     }
 
 
@@ -97,6 +100,20 @@ def seed(session: Any, account_id: int) -> None:
         {"customer": name, "phone": phone, "starts_at": iso_z(starts)} for name, phone, starts in appointments
     )
     data["appointments"].update({"customer": "Alan Turing"}, {"reminded_at": "2026-11-20T12:00:00Z"})
+    data["bookings"].insert_many(
+        [
+            {
+                "customer": "Barbara Liskov",
+                "phone": "+15555550201",
+                "starts_at": iso_z(tomorrow.replace(hour=9)),
+            },
+            {
+                "customer": "Ken Thompson",
+                "phone": "+15555550202",
+                "starts_at": iso_z(tomorrow + timedelta(days=1)),
+            },
+        ]
+    )
     data["import_rows"].insert_many(
         [{"row_number": n, "email": f"row{n}@example.test"} for n in range(1, 121)]
     )
@@ -121,7 +138,7 @@ def test_a_proposal_from_each_template_runs_a_simulated_day_and_is_billed(
             for template, description in descriptions(api.url).items():
                 proposal = grammar_proposal(description, clock.now())
                 assert proposal.ok and proposal.job is not None, proposal.to_json()
-                assert proposal.job.template == template
+                assert proposal.job.template == template.replace("next_day_reminder", "sms_reminder")
                 applied = apply_proposal(session, proposal, account)
                 assert applied.installation.schedule_status == "off"
                 set_schedule_status(session, applied.installation, on=True)
@@ -152,6 +169,7 @@ def test_a_proposal_from_each_template_runs_a_simulated_day_and_is_billed(
             "http_sync": 12,
             "cleanup": 1,
             "report": 1,
+            "next_day_reminder": 1,
         }
         for template, (_slug, job, _credits) in apps.items():
             assert per_job[job] == expected_runs[template], (template, per_job)
@@ -165,7 +183,7 @@ def test_a_proposal_from_each_template_runs_a_simulated_day_and_is_billed(
 
         # SMS reminder: the two appointments 24-25 hours ahead of some hourly check, each once
         texts = sorted(m.recipient for m in outbox if m.channel == "sms")
-        assert texts == ["+15555550101", "+15555550102"]
+        assert texts == ["+15555550101", "+15555550102", "+15555550201"]  # and the next day's booking
         reminded = [a for a in data["appointments"].find() if a.get("reminded_at")]
         assert len(reminded) == 3  # the two sent today, and the one reminded before
 

@@ -146,3 +146,38 @@ def test_a_reviewed_proposal_comes_back_from_its_json_validated_again(offline: S
     assert refused.status == "rejected" and "imports os" in (refused.reason or "")
     with pytest.raises(BadInput):
         from_json(propose("every day at 4 email orders", settings=offline, now=NOW).to_json(), NOW)
+
+
+@pytest.mark.parametrize(
+    ("description", "period"),
+    [
+        (DIGEST_DOC, "previous_day"),
+        ("every day at 7 am email me a digest of new leads", "previous_day"),  # once every day
+        (
+            "every weekday at 8 am send me a list of overdue invoices",
+            "since_last_run",
+        ),  # Monday covers the weekend
+        ("every hour email me new leads", "since_last_run"),
+        ("every day at 6 pm email me a summary of today's bookings", "today"),
+    ],
+)
+def test_a_digest_covers_the_period_its_schedule_and_words_imply(
+    offline: Settings, description: str, period: str
+) -> None:
+    proposal = propose(description, settings=offline, now=NOW)
+    assert proposal.status == "ok" and proposal.job is not None
+    assert proposal.job.params["period"] == period
+
+
+def test_a_reminder_without_a_lead_time_covers_the_next_day_or_asks(offline: Settings) -> None:
+    daily = propose(
+        "every evening at 6 remind customers of tomorrow's bookings by text", settings=offline, now=NOW
+    )
+    assert daily.status == "ok" and daily.job is not None
+    assert daily.job.params["collection"] == "bookings" and daily.job.params["next_day"] is True
+    assert "each run reminds the bookings of the next Eastern day" in daily.assumptions
+    hourly = propose("every hour remind customers of their appointments", settings=offline, now=NOW)
+    assert hourly.status == "question"
+    assert hourly.questions == (
+        "How long before each appointment should the reminder go out (for example 24 hours before)?",
+    )

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from tickwork.builder.templates import TEMPLATES, Template
 from tickwork.builder.timing import Timing, normalize, plural, singular
+from tickwork.schedule import parse_many
 
 #: Collections the builder recognizes by name; the first one a description mentions is used.
 KNOWN_COLLECTIONS = (
@@ -22,6 +24,11 @@ KNOWN_COLLECTIONS = (
     "signups", "users", "customers", "contacts", "leads", "tickets", "invoices", "payments",
     "subscriptions", "tasks", "events", "feedback", "reviews", "logs", "messages", "products",
     "inventory", "items", "uploads", "rows", "records", "notifications", "visits",
+)  # fmt: skip
+#: What reminders are about: events with a start time.
+EVENT_COLLECTIONS = (
+    "appointments", "bookings", "reservations", "meetings", "classes", "sessions", "events",
+    "visits", "subscriptions", "renewals", "shifts", "deliveries", "tasks", "invoices",
 )  # fmt: skip
 #: Nouns that usually come with a qualifier naming what they hold ("import rows").
 GENERIC_COLLECTIONS = ("rows", "items", "records", "tasks", "messages", "events")
@@ -101,8 +108,15 @@ def template_key(text: str, timing: Timing) -> str | None:
     return None
 
 
-def collection_in(text: str, default: str, assumptions: list[str]) -> str:
-    """The first known collection the text names (singular or plural), or the default, assumed."""
+def collection_in(text: str, default: str, assumptions: list[str], prefer: tuple[str, ...] = ()) -> str:
+    """The first known collection the text names (singular or plural), or the default, assumed.
+
+    Names in ``prefer`` win over the others wherever they are (a reminder is about the
+    appointments, not the customers it texts).
+    """
+    for name in prefer:
+        if re.search(rf"\b(?:{name}|{singular(name)})\b", text):
+            return name
     best: tuple[int, str] | None = None
     for name in KNOWN_COLLECTIONS:
         match = re.search(rf"\b(?:{name}|{singular(name)})\b", text)
@@ -118,6 +132,19 @@ def collection_in(text: str, default: str, assumptions: list[str]) -> str:
     return default
 
 
+def once_every_day(timing: Timing) -> bool:
+    """Whether the schedules run exactly once on every day of the week."""
+    if not timing.schedules:
+        return False
+    union = parse_many(timing.schedules)
+    return union.runs_per_day == 1 and union.runs_on_active_day == 1
+
+
+def once_a_day(timing: Timing) -> bool:
+    """Whether the schedules run at most once on any day (daily, weekdays, weekly...)."""
+    return bool(timing.schedules) and parse_many(timing.schedules).runs_on_active_day == 1
+
+
 def _job_name(*words: str) -> str:
     name = re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_")
     return name[:60] or "job"
@@ -127,18 +154,22 @@ def _digest(text: str, timing: Timing, original: str) -> Intent:
     template = TEMPLATES["email_digest"]
     assumptions: list[str] = []
     collection = collection_in(text, "orders", assumptions)
-    since_last = not timing.daily_or_less and not re.search(r"\b(?:yesterday|previous day|prior day)\b", text)
+    if re.search(r"\btoday'?s?\b|\bso far\b", text):
+        period, covers = "today", "the Eastern day so far"
+    elif re.search(r"\b(?:yesterday|previous day|prior day|day before)\b", text) or once_every_day(timing):
+        period, covers = "previous_day", "the previous Eastern calendar day"
+    else:
+        period, covers = "since_last_run", "the records since the previous digest"
     params: dict[str, Any] = {
         "collection": collection,
         "time_field": TIME_FIELDS.get(collection, "created_at"),
-        "period": "since_last_run" if since_last else "previous_day",
+        "period": period,
     }
     if collection in AMOUNT_FIELDS:
         params["amount_field"] = AMOUNT_FIELDS[collection]
-    if since_last:
-        assumptions.append("each digest covers the records since the previous digest")
-    else:
-        assumptions.append("the digest covers the previous Eastern calendar day")
+    assumptions.append(f"the digest covers {covers}")
+    if re.search(r"\b(?:sms|text|texts)\b", text):
+        assumptions.append("the digest is sent by email: a digest is too long for a text message")
     if not re.search(r"\bowner\b", text):
         assumptions.append("the digest is emailed to the account owner")
     name = _job_name("email", collection, "digest")
@@ -154,10 +185,13 @@ def _reminder(text: str, timing: Timing, original: str) -> Intent:
         collection = next((name for name in KNOWN_COLLECTIONS if singular(name) == event), plural(event))
         lead, window = lookahead.lead_minutes, lookahead.window_minutes
     else:
-        collection = collection_in(text, "appointments", assumptions)
+        collection = collection_in(text, "appointments", assumptions, prefer=EVENT_COLLECTIONS)
         event = singular(collection)
         lead, window = 1440, 60
-        assumptions.append("each reminder goes out 24 hours before the event, checked every hour")
+        if timing.schedules and not once_a_day(timing):
+            raise NoIntent(
+                f"How long before each {event} should the reminder go out (for example 24 hours before)?"
+            )
     channel = (
         "email"
         if re.search(r"\b(?:email|e-mail|mail)\b", text)
@@ -172,6 +206,9 @@ def _reminder(text: str, timing: Timing, original: str) -> Intent:
         "lead_minutes": lead,
         "window_minutes": window,
     }
+    if lookahead is None and timing.schedules:
+        params["next_day"] = True
+        assumptions.append(f"each run reminds the {plural(event)} of the next Eastern day")
     contact = "phone" if channel == "sms" else "email"
     assumptions.append(
         f'each {event} record holds its start time in "starts_at" (ISO-8601 UTC) and the customer\'s '
@@ -241,7 +278,9 @@ def _report(text: str, timing: Timing, original: str) -> Intent:
     template = TEMPLATES["report"]
     assumptions: list[str] = []
     collection = collection_in(text, "orders", assumptions)
-    weekly = bool(re.search(r"\b(?:weekly|every week|each week|last week|past week|7 days)\b", text))
+    weekly = bool(re.search(r"\b(?:weekly|every week|each week|last week|past week|7 days)\b", text)) or (
+        bool(timing.schedules) and parse_many(timing.schedules).runs_per_day == Fraction(1, 7)
+    )
     params: dict[str, Any] = {
         "collection": collection,
         "time_field": TIME_FIELDS.get(collection, "created_at"),

@@ -50,7 +50,8 @@ def JOB_NAME(
     """Email the account owner a digest of a collection's records of the previous Eastern day.
 
     With period "since_last_run" the digest covers the records since the previous digest
-    (a cursor in ctx.state) instead. A scheduled run sends each digest once.
+    (a cursor in ctx.state) instead, and with "today" the Eastern day so far. A scheduled
+    run sends each digest once.
     """
     eastern = ZoneInfo("America/New_York")
 
@@ -64,7 +65,12 @@ def JOB_NAME(
         ]
         return "  - " + (", ".join(shown)[:200] or f"record {record['id']}")
 
-    if period == "since_last_run":
+    if period == "today":
+        day = ctx.scheduled_for.astimezone(eastern).date()
+        start = datetime.combine(day, time(0), tzinfo=eastern).astimezone(UTC)
+        end = ctx.scheduled_for
+        label = f"{day:%A, %B} {day.day}, {day.year} (so far)"
+    elif period == "since_last_run":
         end = ctx.scheduled_for
         since = ctx.state.get("digest_cursor")
         start = datetime.fromisoformat(since.replace("Z", "+00:00")) if since else end - timedelta(days=1)
@@ -111,13 +117,14 @@ REMINDER = (
 def JOB_NAME(
     ctx, *, collection="appointments", time_field="starts_at", channel="sms",
     phone_field="phone", email_field="email", name_field="customer", event="appointment",
-    lead_minutes=1440, window_minutes=60, **params
+    lead_minutes=1440, window_minutes=60, next_day=False, **params
 ):
     """Remind each record starting lead_minutes after this slot, once: by SMS (or email).
 
     Each run looks at [scheduled_for + lead, + window): consecutive runs cover time without
-    gaps or overlaps. A record is marked reminded_at right after its reminder is sent and is
-    never reminded again, even when a run is retried.
+    gaps or overlaps. With next_day, a run looks at the whole next Eastern day instead. A
+    record is marked reminded_at right after its reminder is sent and is never reminded
+    again, even when a run is retried.
     """
     eastern = ZoneInfo("America/New_York")
 
@@ -129,8 +136,13 @@ def JOB_NAME(
         hour = local.hour % 12 or 12
         return f"{local:%a %b} {local.day} at {hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
 
-    window_start = ctx.scheduled_for + timedelta(minutes=lead_minutes)
-    window_end = window_start + timedelta(minutes=window_minutes)
+    if next_day:
+        day = ctx.scheduled_for.astimezone(eastern).date() + timedelta(days=1)
+        window_start = datetime.combine(day, time(0), tzinfo=eastern).astimezone(UTC)
+        window_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=eastern).astimezone(UTC)
+    else:
+        window_start = ctx.scheduled_for + timedelta(minutes=lead_minutes)
+        window_end = window_start + timedelta(minutes=window_minutes)
     items = ctx.data[collection].find(
         {time_field: {"$gte": iso_z(window_start), "$lt": iso_z(window_end)}}, order_by=time_field
     )

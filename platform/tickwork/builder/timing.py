@@ -107,7 +107,6 @@ class Timing:
     assumptions: list[str] = field(default_factory=list)
     reason: str | None = None  # set when the timing is rejected
     lookahead: Lookahead | None = None
-    daily_or_less: bool = False  # every schedule runs at most once a day (digests cover a whole day)
 
     @property
     def status(self) -> str:
@@ -145,10 +144,6 @@ def read_timing(description: str) -> Timing:
     if timing.lookahead is None:
         firings = _convert_zone(text, firings, timing)
     timing.schedules = render(firings)
-    timing.daily_or_less = (
-        all(len(firing.minutes) == 1 for firing in firings)
-        and len({minute for firing in firings for minute in firing.minutes}) == 1
-    )
     return timing
 
 
@@ -201,7 +196,9 @@ def rejection_reason(text: str) -> str | None:
     if re.search(
         rf"\b(?:{_MONTHS})\.? \d{{1,2}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
         r"|\b(?!24/7\b)\d{1,2}/\d{1,2}(?:/\d{2,4})?\b"
-        r"|\btomorrow\b(?!'s)|\btonight\b|\bnext (?:week|month|year|" + _DAY + r")\b|\b(?:just )?once on\b"
+        r"|^tomorrow\b|\btomorrow (?:at|morning|afternoon|evening|night|only)\b"
+        r"|\b(?:run|send|do|once) (?:it )?tomorrow\b|\btonight\b"
+        r"|\bnext (?:week|month|year|" + _DAY + r")\b|\b(?:just )?once on\b"
         r"|\bone time only\b|\bonly once\b",
         text,
     ):
