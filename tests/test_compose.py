@@ -251,3 +251,28 @@ def test_the_image_installs_gunicorn_through_the_production_extra() -> None:
     assert '".[production]"' in dockerfile
     assert "COPY config /etc/tickwork" in dockerfile
     assert "/usr/share/tickwork/apps" in dockerfile  # the migrate service copies bundles from there
+
+
+# --- the operator's guide -------------------------------------------------------------------------
+
+
+def test_operations_guide_names_only_metrics_the_web_app_exposes() -> None:
+    guide = (REPO_ROOT / "docs" / "operations.md").read_text()
+    exposed = (REPO_ROOT / "platform" / "tickwork" / "web" / "metrics.py").read_text()
+    named = set(re.findall(r"`(tickwork_[a-z_]+)", guide))
+    assert len(named) >= 9
+
+    def is_exposed(name: str) -> bool:
+        if f'"{name}"' in exposed:
+            return True
+        prefix = "tickwork_spawner_last_tick_"  # metrics.py builds some from a dict of suffixes
+        built = name.startswith(prefix) and f"{prefix}{{suffix}}" in exposed
+        return built and f'"{name.removeprefix(prefix)}":' in exposed
+
+    assert {name for name in named if not is_exposed(name)} == set()
+
+
+def test_operations_guide_is_linked_and_keeps_a_place_for_the_load_run() -> None:
+    guide = (REPO_ROOT / "docs" / "operations.md").read_text()
+    assert "## Load run" in guide and "tickwork bench load" in guide
+    assert "docs/operations.md" in (REPO_ROOT / "README.md").read_text()
