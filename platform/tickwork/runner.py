@@ -29,11 +29,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from redis import Redis
 from rq import get_current_job
 from sqlalchemy import Executable, and_, bindparam, exists, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased, defer, sessionmaker
 
 from billing.ledger import charged_for
@@ -136,7 +137,7 @@ class Runner:
 
     def run(self, kwargs: dict[str, Any]) -> None:
         with self.sessions() as session:
-            started = self._start(session, kwargs)
+            started = _waiting_for_database(session, lambda: self._start(session, kwargs))
             if started is None:
                 return
             self._run_started(session, *started)
@@ -218,13 +219,17 @@ class Runner:
     def _charge_and_run(self, session: Session, execution: Execution, target: Target) -> None:
         assert target.schedule is not None and target.version is not None
         try:
-            self.meter.base(
-                key=f"base:{execution.id}",
-                account_id=execution.account_id,
-                execution_id=execution.id,
-                app_id=execution.app_id,
-                job=execution.job,
-                credits=target.schedule.credits,
+            credits = target.schedule.credits
+            _waiting_for_database(  # the charge's idempotency key makes a repeat a no-op
+                session,
+                lambda: self.meter.base(
+                    key=f"base:{execution.id}",
+                    account_id=execution.account_id,
+                    execution_id=execution.id,
+                    app_id=execution.app_id,
+                    job=execution.job,
+                    credits=credits,
+                ),
             )
         except InsufficientCredits:
             self._finish_skipped(session, execution, "insufficient_credits")
@@ -265,7 +270,10 @@ class Runner:
                 if _current_hook is not None:
                     _current_hook(None, None)
                 data_session.rollback()  # anything a job left uncommitted is not kept
-        self._finish(session, execution, target, outcome, error, result, capture.text(), started)
+        logs = capture.text()
+        _waiting_for_database(
+            session, lambda: self._finish(session, execution, target, outcome, error, result, logs, started)
+        )
 
     def _context(
         self,
@@ -376,6 +384,36 @@ class Runner:
         execution.finished_at = now
         execution.duration_ms = 0
         session.commit()
+
+
+DATABASE_WAIT_SECONDS = 300.0  # an unreachable database: how long a run waits to record itself
+T = TypeVar("T")
+
+
+DATABASE_WAIT_SECONDS = 300.0  # an unreachable database: how long a run waits to record itself
+T = TypeVar("T")
+
+
+def _waiting_for_database(session: Session, step: Callable[[], T]) -> T:
+    """``step`` (recording a run's start, its base charge or its outcome), tried again while
+    the database is unreachable, so a database outage delays runs instead of losing a slot or
+    leaving a run ``running``. Each step is safe to repeat: the start inserts under the slot's
+    unique key (or claims with a conditional update), the charge has its idempotency key, and
+    the outcome is a plain update.
+    """
+    waited_until = time.monotonic() + DATABASE_WAIT_SECONDS
+    while True:
+        try:
+            return step()
+        except OperationalError:
+            if time.monotonic() > waited_until:
+                raise
+            log.warning("the database is unreachable; trying again in a second", exc_info=True)
+            try:
+                session.rollback()
+            except Exception:  # the connection is gone; the next try opens another
+                pass
+            time.sleep(1.0)
 
 
 def _aware(instant: datetime | None) -> datetime | None:

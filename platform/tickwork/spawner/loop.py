@@ -3,7 +3,9 @@
 Real time: the replica holding the lock ticks at each minute boundary; the others check
 every few seconds and take over within a minute of the holder dying. SIGTERM finishes the
 tick under way (ticks are short), releases the lock so a replica takes over at once, and
-exits.
+exits. While the database or Redis is unreachable the loop waits and tries again (a tick is
+safe to repeat); once they are back, the minutes it could not tick are missed slots, caught
+up as each job's policy says.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import datetime
 from types import FrameType
 
 from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickwork import clock, recovery
@@ -27,6 +31,7 @@ from tickwork.spawner.tick import MINUTE, Spawner, TickReport, floor_minute
 log = logging.getLogger(__name__)
 
 FOLLOWER_POLL_SECONDS = 5.0
+OUTAGE_RETRY_SECONDS = 2.0  # the database or Redis unreachable: try again this often
 
 
 class StopFlag:
@@ -71,22 +76,40 @@ def run_forever(
     next_slot = floor_minute(clock.now())
     try:
         while not stop.stopped:
-            now = clock.now()
-            if now < next_slot:
-                # Sleep towards the boundary, refreshing the lock if we hold it.
-                stop.wait(min((next_slot - now).total_seconds(), REFRESH_EVERY_SECONDS))
-                if lock.held and not lock.refresh():
-                    log.warning("lost the spawner lock; another replica holds it now")
-                continue
-            if lock.acquire():
-                on_tick(tick_and_recover(spawner, floor_minute(now)))
-                next_slot = floor_minute(clock.now()) + MINUTE
-            else:
-                # A follower: look again soon, so a dead holder is replaced within a minute.
-                stop.wait(FOLLOWER_POLL_SECONDS)
-                next_slot = floor_minute(clock.now())
+            try:
+                next_slot = _step(spawner, lock, stop, next_slot, on_tick)
+            except (SQLAlchemyError, RedisError) as error:
+                log.warning("database or Redis unreachable (%s); trying again", error.__class__.__name__)
+                stop.wait(OUTAGE_RETRY_SECONDS)
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except RedisError:
+            pass  # Redis is away: the lock expires by itself
+
+
+def _step(
+    spawner: Spawner,
+    lock: SpawnerLock,
+    stop: StopFlag,
+    next_slot: datetime,
+    on_tick: Callable[[TickReport], None],
+) -> datetime:
+    """One turn of the loop; the next slot to tick."""
+    now = clock.now()
+    if now < next_slot:
+        # Sleep towards the boundary (in real seconds: a test clock may run fast), refreshing
+        # the lock if we hold it.
+        stop.wait(min(clock.real_seconds((next_slot - now).total_seconds()), REFRESH_EVERY_SECONDS))
+        if lock.held and not lock.refresh():
+            log.warning("lost the spawner lock; another replica holds it now")
+        return next_slot
+    if lock.acquire():
+        on_tick(tick_and_recover(spawner, floor_minute(now)))
+        return floor_minute(clock.now()) + MINUTE
+    # A follower: look again soon, so a dead holder is replaced within a minute.
+    stop.wait(FOLLOWER_POLL_SECONDS)
+    return floor_minute(clock.now())
 
 
 def simulate(
