@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test test-faults lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Tickwork needs Python 3.11 or newer")'
@@ -29,6 +29,11 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Fault injection against real processes (Redis restarted, database away 30 s, clock jumps,
+# workers and spawners killed): about 8 minutes on both lanes, so not part of `make test`.
+test-faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults
 
 bench: $(STAMP)
 	$(BIN)/tickwork bench all
