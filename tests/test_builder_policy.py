@@ -36,6 +36,15 @@ ESCAPES = [
     ("def job(ctx, **params):\n    return ctx._enqueue('x', {})\n", "private attribute _enqueue"),
     ("COUNT = 0\n\ndef job(ctx, **params):\n    global COUNT\n    COUNT += 1\n", "global and nonlocal"),
     ("def job(ctx, **params):\n    breakpoint()\n", "uses breakpoint()"),
+    ("def job(ctx, **params):\n    return ctx.ai.settings.openai_api_key\n", "attribute settings"),
+    ("def job(ctx, **params):\n    ctx.http.backend.allow_private = True\n", "attribute backend"),
+    ("def job(ctx, **params):\n    ctx.data['orders'].account_id = 2\n", "sets the attribute account_id"),
+    ("def job(ctx, **params):\n    setattr(ctx.data['orders'], 'account_id', 2)\n", "uses setattr()"),
+    ("def job(ctx, **params):\n    return '{0.ai.settings}'.format(ctx)\n", "str.format field reaches"),
+    ("def job(ctx, **params):\n    return '{0[x]}'.format(ctx.env)\n", "str.format field reaches"),
+    ("def job(ctx, **params):\n    f = ctx.env['F']\n    return f.format(ctx)\n", "computed string"),
+    ("def job(ctx, **params):\n    return '{x}'.format_map(ctx.env)\n", "format_map"),
+    ("import string\n\ndef job(ctx, **params):\n    return string.Formatter()\n", "imports string"),
 ]
 
 
@@ -80,6 +89,7 @@ def test_plain_job_code_with_listed_imports_passes() -> None:
         "    return {'orders': len(rows), 'name': __name__}\n"
     )
     assert check_code(code, "job") == []
+    assert check_code("def job(ctx, **params):\n    return '{} of {:>5}'.format(1, 2)\n", "job") == []
     assert {"os", "sys", "subprocess", "socket", "importlib", "pathlib", "shutil"}.isdisjoint(ALLOWED_IMPORTS)
 
 

@@ -5,13 +5,15 @@ context only. The policy reads the code with ``ast`` (it never runs it) and refu
 would reach past the context: imports outside a short list, the builtins that run or load
 code or touch files (``open``, ``exec``, ``eval``, ``compile``, ``__import__``...), dunder
 names and attributes (``().__class__.__mro__``), introspection attributes of frames and
-code objects, private attributes and raw database handles. It is a review gate for code the
+code objects, private attributes, platform internals (settings, database handles), attribute
+assignment and ``str.format`` fields that reach attributes. It is a review gate for code the
 builder proposes, not a sandbox: it keeps honest mistakes and naive escapes out of apps.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from tickwork.bundles.code import compile_code, signature_problem
@@ -34,7 +36,6 @@ ALLOWED_IMPORTS = frozenset(
         "math",
         "re",
         "statistics",
-        "string",
         "textwrap",
         "typing",
         "zoneinfo",
@@ -58,14 +59,19 @@ FORBIDDEN_CALLS = {
     "memoryview": "reaches raw memory",
 }
 #: Attribute access by name is allowed only with a literal, ordinary attribute name.
-NAMED_ATTRIBUTE_CALLS = ("getattr", "setattr", "delattr", "hasattr")
+NAMED_ATTRIBUTE_CALLS = ("getattr", "hasattr")
+#: Changing attributes by name is not allowed at all (see the rule on attribute assignment).
+ATTRIBUTE_SETTERS = ("setattr", "delattr")
+#: str.format reads attributes and items named inside its fields ("{0.__class__}").
+REPLACEMENT_FIELD_ACCESS = re.compile(r"\{[^{}!:]*[.\[]")
 #: Attributes that lead from ordinary objects to frames, code objects and raw database handles.
 FORBIDDEN_ATTRIBUTES = frozenset(
     {
         "f_globals", "f_locals", "f_builtins", "f_back", "f_code",
         "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_frame", "ag_code",
         "tb_frame", "tb_next", "co_code", "func_globals",
-        "session", "sessions", "engine", "bind", "connection",
+        "session", "sessions", "engine", "bind", "connection", "settings", "meter", "backend",
+        "allow_private", "allowed_networks",
     }
 )  # fmt: skip
 
@@ -126,9 +132,21 @@ def policy_violations(tree: ast.AST) -> list[Violation]:
                 found.append(Violation(line, f"uses the dunder name {node.id}"))
         elif isinstance(node, ast.Attribute):
             _check_attribute(node.attr, line, found)
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                found.append(
+                    Violation(
+                        line, f"sets the attribute {node.attr}: generated code changes no object's attributes"
+                    )
+                )
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id in NAMED_ATTRIBUTE_CALLS:
                 _check_named_attribute(node, line, found)
+            elif node.func.id in ATTRIBUTE_SETTERS:
+                found.append(
+                    Violation(line, f"uses {node.func.id}(): generated code changes no object's attributes")
+                )
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            _check_format_call(node.func, line, found)
         elif isinstance(node, ast.Global | ast.Nonlocal):
             found.append(Violation(line, "global and nonlocal are not allowed: keep state in ctx.state"))
         elif isinstance(node, ast.AsyncFunctionDef | ast.Await | ast.AsyncFor | ast.AsyncWith):
@@ -157,6 +175,18 @@ def _check_attribute(attr: str, line: int, found: list[Violation]) -> None:
         found.append(Violation(line, f"reaches the private attribute {attr}"))
     elif attr in FORBIDDEN_ATTRIBUTES:
         found.append(Violation(line, f"reaches the attribute {attr}, which leads around the job context"))
+
+
+def _check_format_call(function: ast.Attribute, line: int, found: list[Violation]) -> None:
+    """str.format may only format a literal whose fields name no attributes or items (use f-strings)."""
+    if function.attr == "format_map":
+        found.append(Violation(line, "uses str.format_map: use an f-string"))
+    elif function.attr == "format":
+        receiver = function.value
+        if not isinstance(receiver, ast.Constant) or not isinstance(receiver.value, str):
+            found.append(Violation(line, "calls .format on a computed string: use an f-string"))
+        elif REPLACEMENT_FIELD_ACCESS.search(receiver.value):
+            found.append(Violation(line, "a str.format field reaches an attribute or item: use an f-string"))
 
 
 def _check_named_attribute(node: ast.Call, line: int, found: list[Violation]) -> None:
