@@ -7,6 +7,7 @@ reads; members cannot switch; another account's things are 403 or 404.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -532,3 +533,63 @@ def test_stacked_bars_fit_the_plot_and_group_small_series() -> None:
         assert chart.left <= bar.x and bar.x + bar.width <= chart.left + chart.plot_width + 0.01
     assert round(chart.total, 6) == sum(sum(day.values()) for day in series.values())
     assert stacked_by_day("t", {}, first, first).empty
+
+
+# --- the builder ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def offline_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The builder's grammar path: no model is asked."""
+    from tickwork.settings import reset_settings
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    reset_settings()
+
+
+def test_owner_builds_a_job_from_a_description(
+    db: Database, client: FlaskClient, cast: Cast, offline_builder: None
+) -> None:
+    sign_in(client, cast.owner.email)
+    assert "Describe the job" in text(client, "/builder")
+    answer = send(
+        client, "/builder", {"description": "every night at 2 AM delete records older than 60 days"}
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert re.search(r'id="proposal-status">ok<', page)
+    assert "Every day at 2:00 AM" in page and "2:00 AM" in page
+    assert len(re.findall(r'<time datetime="[^"]+T02:00:00-0[45]:00">', page)) >= 3
+    assert re.search(r'id="proposal-cost">\d+ credits? a run', page)
+    assert "def clean_up_records" in page or "clean_up_records" in page
+    proposal = re.search(r'name="proposal" value="([^"]+)"', page)
+    assert proposal is not None
+    payload = html.unescape(proposal.group(1))
+    answer = send(
+        client,
+        "/builder/apply",
+        {"proposal": payload, "description": "nightly purge", "app_name": "Acme tools"},
+    )
+    assert answer.status_code == 302
+    detail = text(client, answer.headers["Location"])
+    assert "Acme tools" in detail and "clean_up_records" in detail and "the app is off" in detail
+    with db.session() as session:
+        app = session.scalars(select(App).where(App.name == "Acme tools")).one()
+        assert app.kind == "custom" and app.account_id == ids(db)["acme"]
+    assert installation_status(db, "acme", app.slug) == "off"
+    assert "Acme tools" in text(client, "/apps")
+
+    tampered = payload.replace("clean_up_records", "x = __import__('os')")
+    answer = send(client, "/builder/apply", {"proposal": tampered, "app_name": "Evil"})
+    assert answer.status_code == 302 and "Not applied" in text(client, "/builder")
+
+    question = send(client, "/builder", {"description": "sometimes do something"}).get_data(as_text=True)
+    assert re.search(r'id="proposal-status">question<', question) and 'id="questions"' in question
+    assert 'name="proposal"' not in question
+
+    sign_in(client, cast.other_owner.email)
+    assert "Acme tools" not in text(client, "/apps")
+    text(client, f"/apps/{app.slug}", 404)
+    sign_in(client, cast.member.email)
+    text(client, "/builder", 403)
+    assert send(client, "/builder/apply", {"proposal": payload}).status_code == 403

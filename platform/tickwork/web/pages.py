@@ -5,7 +5,8 @@
 - ``pages_runs``: executions, filtered, and one execution's detail;
 - ``pages_account``: balance, ledger, users and API keys; staff's accounts, grants and
   platform-wide switches;
-- ``pages_billing``: spending charts (inline SVG), top jobs, CSV; the outbox.
+- ``pages_billing``: spending charts (inline SVG), top jobs, CSV; the outbox;
+- ``pages_builder``: describe a job, review the builder's proposal, apply it.
 
 Views parse the form, check the role through the principal, call the same service functions
 the API calls (so the page's switch is the API's switch is the spawner's switch) and render.
@@ -24,13 +25,13 @@ from tickwork import clock, reads
 from tickwork.models import Account, App, Execution, SpawnerTick
 from tickwork.queues import connection
 from tickwork.schedule import EASTERN
-from tickwork.web import pages_account, pages_apps, pages_billing, pages_runs
+from tickwork.web import pages_account, pages_apps, pages_billing, pages_builder, pages_runs
 from tickwork.web.pages_common import STAFF_ACCOUNT, bp, me_, scoped_account
 
 FAILED = ("failed", "timed_out")
 TICK_IS_LATE_SECONDS = 120  # the spawner ticks every minute: two minutes without one is trouble
 
-__all__ = ["bp", "pages_account", "pages_apps", "pages_billing", "pages_runs"]
+__all__ = ["bp", "pages_account", "pages_apps", "pages_billing", "pages_builder", "pages_runs"]
 
 
 def start_of_today() -> datetime:
