@@ -552,7 +552,8 @@ def test_a_year_of_due_sets_equals_the_brute_force_count_for_every_day(
         for n, (a, b) in enumerate(zip(want, got, strict=True)):
             if a != b:
                 mismatches.append(
-                    f"{key} {brute.rules[0].expression!r}... on {year.days[n]}: brute {a}, spawner {b}"
+                    f"{key} {' | '.join(rule.expression for rule in brute.rules)!r} on {year.days[n]}: "
+                    f"brute force {a}, spawner {b}"
                 )
     assert not mismatches, f"{len(mismatches)} day(s) differ:\n" + "\n".join(mismatches[:40])
 
