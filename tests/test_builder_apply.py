@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,6 +102,11 @@ def test_applying_refuses_other_accounts_slugs_catalog_slugs_and_open_questions(
             apply_proposal(session, grammar_proposal(DIGEST, NOW), globex, app_slug="order-digest")
         with pytest.raises(BadInput, match="status ok"):
             apply_proposal(session, grammar_proposal("every day at 4 email a digest", NOW), globex)
+        good = grammar_proposal(DIGEST, NOW)
+        assert good.job is not None
+        forged = replace(good, job=replace(good.job, code="import os\n" + good.job.code))
+        with pytest.raises(BadInput, match="imports os"):
+            apply_proposal(session, forged, globex)  # status ok set by hand: validated all the same
         taken = apply_proposal(session, grammar_proposal(DIGEST, NOW), globex)
         assert taken.app.slug == "orders-digest"
         clash = apply_proposal(session, grammar_proposal(DIGEST, NOW), globex)

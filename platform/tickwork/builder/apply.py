@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tickwork import app_versions
 from tickwork.accounts import install, slugify
 from tickwork.builder.bundle_text import JobEntry, join_sections, manifest_text, split_sections
-from tickwork.builder.proposal import Proposal
+from tickwork.builder.proposal import Proposal, validate_job
 from tickwork.bundles import SLUG_PATTERN, AppBundle, BundleError, parse_bundle
 from tickwork.errors import BadInput
 from tickwork.models import Account, App, AppVersion, Installation
@@ -51,6 +51,9 @@ def apply_proposal(
     """
     if not proposal.ok or proposal.job is None:
         raise BadInput(f"only a proposal with status ok can be applied; this one is {proposal.status}")
+    problems = validate_job(proposal.job, proposal.schedules, proposal.app_name)
+    if problems:  # a Proposal made by hand rather than by assemble(): checked all the same
+        raise BadInput("the proposal does not pass validation: " + "; ".join(problems))
     app, created = _target_app(session, proposal, account, app_slug)
     entries, sections = _current_jobs(app)
     job = proposal.job
