@@ -232,6 +232,7 @@ REJECTED_PHRASES = [
     ("tomorrow at 9 am", "one-off"),
     ("next friday at 5 pm", "one-off"),
     ("on 12/24 at 6 pm", "one-off"),
+    ("one time only at 9 am", "one-off"),
 ]
 
 
@@ -343,3 +344,9 @@ def test_words_are_normalized_before_reading() -> None:
     assert normalize("Every Fifteen minutes at 9 A.M.") == "every 15 minutes at 9am"
     assert singular("classes") == "class" and singular("deliveries") == "delivery"
     assert plural("class") == "classes" and plural("delivery") == "deliveries" and plural("day") == "days"
+
+
+def test_a_check_before_an_event_runs_every_day_even_when_days_are_named() -> None:
+    timing = read_timing("text customers 2 hours before their appointment on weekdays")
+    assert fires(timing.schedules) == every(30)
+    assert any("the days named do not limit it" in assumption for assumption in timing.assumptions)

@@ -199,7 +199,7 @@ def rejection_reason(text: str) -> str | None:
         r"|^tomorrow\b|\btomorrow (?:at|morning|afternoon|evening|night|only)\b"
         r"|\b(?:run|send|do|once) (?:it )?tomorrow\b|\btonight\b"
         r"|\bnext (?:week|month|year|" + _DAY + r")\b|\b(?:just )?once on\b"
-        r"|\bone time only\b|\bonly once\b",
+        r"|\b(?:one|1) time only\b|\bonly once\b",
         text,
     ):
         return (
@@ -275,6 +275,10 @@ def _read(text: str, timing: Timing) -> list[Firing]:
     """The firing times one phrase asks for (before any zone conversion)."""
     lookahead = _lookahead(text, timing)
     if lookahead is not None:
+        if read_days(text) is not None:
+            timing.assumptions.append(
+                "the check runs every day, so that no event is missed; the days named do not limit it"
+            )
         return lookahead
     days = read_days(text)
     every = _interval(text, timing)
