@@ -188,6 +188,10 @@ def test_another_accounts_execution_and_custom_app_are_not_found(
     sign_in(client, cast.other_owner.email)
     assert "Globex special" in text(client, "/apps")
     assert "globex private log" in text(client, f"/executions/{theirs}")
+    sign_in(client, cast.staff.email)
+    text(client, "/apps?account=acme")
+    staff_view = text(client, f"/executions/{theirs}")  # staff open any account's execution
+    assert "globex private log" in staff_view and 'name="account" value="globex"' in staff_view
 
 
 # --- the schedule switch ----------------------------------------------------------------------
@@ -228,6 +232,10 @@ def test_the_page_switch_is_the_switch_the_api_and_the_spawner_read(
     assert api["schedule_status"] == "on" and api["runs"] is True
     next_day = DIGEST_SLOT + timedelta(days=1)
     assert tick_queues_digest(db, redis_conn, spawner, next_day) == {"acme": True, "globex": True}
+    dashboard = text(client, "/")
+    assert "Wed Dec 2, 2026 8:00 AM" in dashboard  # the last tick's slot, in Eastern time
+    queued = job_queue(redis_conn).count
+    assert re.search(rf'id="stat-queue">.*?<span class="value">{queued}</span>', dashboard, re.S)
 
 
 def test_an_api_switch_shows_on_the_page(db: Database, client: FlaskClient, cast: Cast) -> None:
