@@ -7,6 +7,7 @@ owner and member of account A ("acme"), owner of account B ("globex"), and staff
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from billing.ledger import Posting, post
 from tests.conftest import Database
@@ -22,7 +25,6 @@ from tickwork.accounts import create_account, install
 from tickwork.catalog import sync_catalog
 from tickwork.models import Account, App, User
 from tickwork.settings import get_settings, reset_settings
-from tickwork.users import create_user
 
 PASSWORD = "correct horse battery"
 CATALOG = ("order-digest", "appointment-reminders", "nightly-cleanup")
@@ -80,16 +82,32 @@ def cast(db: Database, web_app: Flask) -> Cast:
         acme = session.query(Account).filter_by(slug="acme").one()
         globex = session.query(Account).filter_by(slug="globex").one()
         users = {
-            "owner": create_user(session, "owner@acme.test", PASSWORD, account=acme, role="owner"),
-            "member": create_user(session, "member@acme.test", PASSWORD, account=acme, role="member"),
-            "other_owner": create_user(session, "owner@globex.test", PASSWORD, account=globex, role="owner"),
-            "staff": create_user(session, "staff@tickwork.test", PASSWORD, staff=True),
+            "owner": _user(session, "owner@acme.test", account=acme, role="owner"),
+            "member": _user(session, "member@acme.test", account=acme, role="member"),
+            "other_owner": _user(session, "owner@globex.test", account=globex, role="owner"),
+            "staff": _user(session, "staff@tickwork.test"),
         }
         for role, user in users.items():
             _, plain = apikeys.create_key(session, user, f"{role} key")
             people[role] = Person(user.email, plain, _slug(session, user))
         session.commit()
     return Cast(**people)
+
+
+@functools.cache
+def _password_hash() -> str:
+    """Hashed once per run: a scrypt hash costs ~0.1 s, and every web test signs in its cast."""
+    return generate_password_hash(PASSWORD)
+
+
+def _user(session: Session, email: str, account: Account | None = None, role: str | None = None) -> User:
+    """A user as ``create_user`` makes one (tested on its own), with the run's one password hash."""
+    user = User(
+        email=email, password_hash=_password_hash(), account=account, role=role, is_staff=account is None
+    )
+    session.add(user)
+    session.flush()
+    return user
 
 
 def _slug(session: object, user: User) -> str | None:

@@ -260,6 +260,8 @@ def get_account() -> Any:
 
 @bp.get("/account/ledger")
 def get_ledger() -> Any:
+    """Owners see billing (DESIGN.md section 2); members see the balance on GET /account."""
+    _me().require_owner()
     account = _account()
     entries = reads.ledger_entries(
         g.db, account.id, _int("limit", 100, 1, MAX_PAGE), _int("offset", 0, 0, 10**9)
@@ -346,6 +348,7 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 def billing_report() -> Any:
     """The CLI's ``billing report --format json`` shape; staff may name any account or none."""
     me = _me()
+    me.require_owner()
     requested = request.args.get("account")
     account_id = me.account_in_scope(g.db, requested).id if (requested or not me.is_staff) else None
     today = reporting_day(clock.now())

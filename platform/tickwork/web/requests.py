@@ -63,6 +63,7 @@ def install(app: Flask) -> None:
 def _open() -> None:
     g.db = session_factory()()
     g.principal = None
+    _refuse_unstorable_text()
     if is_api_request():
         g.principal = _principal_from_key()
         return
@@ -75,6 +76,37 @@ def _open() -> None:
             g.principal = Principal.of(user)
     if request.method in UNSAFE_METHODS and not _is_exempt():
         _check_csrf()
+
+
+def _refuse_unstorable_text() -> None:
+    """No text Tickwork stores or looks up may hold U+0000 or a lone surrogate (PostgreSQL
+    refuses both): say so up front rather than fail deep inside a query."""
+    texts: list[str] = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method in UNSAFE_METHODS:
+        texts += [*request.form.keys(), *request.form.values()]
+        if request.is_json:
+            _collect_strings(request.get_json(silent=True), texts)
+    for text in texts:
+        if "\x00" in text:
+            raise ApiError(422, "invalid", "text cannot contain the NUL character (\\u0000)")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(
+                422, "invalid", "text must be valid Unicode (an unpaired surrogate was sent)"
+            ) from None
+
+
+def _collect_strings(value: Any, into: list[str]) -> None:
+    if isinstance(value, str):
+        into.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            into.append(str(key))
+            _collect_strings(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_strings(item, into)
 
 
 def _close(_error: BaseException | None) -> None:
