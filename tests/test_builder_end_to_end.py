@@ -179,7 +179,7 @@ def test_a_proposal_from_each_template_runs_a_simulated_day_and_is_billed(
         # email digest: yesterday's three orders, emailed to the owner once
         digests = [m for m in outbox if m.channel == "email" and "Orders digest" in (m.subject or "")]
         assert len(digests) == 1 and digests[0].recipient == "owner@acme.test"
-        assert "3 orders" in digests[0].body and "Total total_cents: 9000" in digests[0].body
+        assert "3 orders" in digests[0].body and "Total: $90.00" in digests[0].body
 
         # SMS reminder: the two appointments 24-25 hours ahead of some hourly check, each once
         texts = sorted(m.recipient for m in outbox if m.channel == "sms")

@@ -97,7 +97,8 @@ def JOB_NAME(
     if amount_field:
         total = sum(record.get(amount_field) or 0 for record in records
                     if isinstance(record.get(amount_field), (int, float)))
-        lines += [f"Total {amount_field}: {total}", ""]
+        shown = f"${total / 100:,.2f}" if amount_field.endswith("_cents") else f"{total:,}"
+        lines += [f"Total: {shown}", ""]
         result["total"] = total
     lines += [line_for(record) for record in records[:max_lines]]
     if len(records) > max_lines:
@@ -323,7 +324,8 @@ def JOB_NAME(
         lines = [f"{collection.capitalize()} from {first_day:%b %d} to {last_day:%b %d} (Eastern days)", "",
                  f"Count: {len(records)}"]
         if amount_field:
-            lines.append(f"Total {amount_field}: {total}")
+            shown = f"${total / 100:,.2f}" if amount_field.endswith("_cents") else f"{total:,}"
+            lines.append(f"Total: {shown}")
         lines += [""] + [f"  {day}: {count}" for day, count in sorted(per_day.items())]
         ctx.email.send(owner, f"{collection.capitalize()} report: {len(records)}", "\\n".join(lines) + "\\n")
     return {"key": key, "count": len(records), "emailed": bool(email_owner and owner)}
