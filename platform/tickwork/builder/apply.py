@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,15 @@ class Applied:
     version: AppVersion
     installation: Installation
     created: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"app": slug, "version": number, "created": bool, "schedule_status": "on"|"off"}``."""
+        return {
+            "app": self.app.slug,
+            "version": self.version.number,
+            "created": self.created,
+            "schedule_status": self.installation.schedule_status,
+        }
 
 
 def apply_proposal(

@@ -33,7 +33,7 @@ def build(
         raise BadInput("--app only matters with --apply")
     proposal = propose(description)
     applied_lines: list[str] = []
-    applied_json: dict[str, object] | None = None
+    applied_json: dict[str, Any] | None = None
     if apply_:
         if not proposal.ok:
             _print(proposal.to_json(), as_json)
@@ -45,13 +45,12 @@ def build(
         with session_scope() as session:
             account = find_account(session, account_ref or "")
             applied = apply_proposal(session, proposal, account, app_slug, created_by="tickwork build")
-            slug, number = applied.app.slug, applied.version.number
-            status = applied.installation.schedule_status
+            applied_json = applied.to_json()
             account_slug = account.slug
-        applied_json = {"app": slug, "version": number, "created": applied.created, "schedule_status": status}
+        slug, status = applied_json["app"], applied_json["schedule_status"]
         applied_lines = [
-            f"applied: {slug} version {number} ({'new app' if applied.created else 'updated'}); "
-            f"schedule status {status}",
+            f"applied: {slug} version {applied_json['version']} "
+            f"({'new app' if applied_json['created'] else 'updated'}); schedule status {status}",
         ]
         if status == "off":
             applied_lines.append(f"switch it on with: tickwork apps resume {slug} --account {account_slug}")
