@@ -33,32 +33,9 @@ EVENT_COLLECTIONS = (
 #: Nouns that usually come with a qualifier naming what they hold ("import rows").
 GENERIC_COLLECTIONS = ("rows", "items", "records", "tasks", "messages", "events")
 _NOT_QUALIFIERS = {
-    "the",
-    "all",
-    "new",
-    "old",
-    "our",
-    "my",
-    "their",
-    "of",
-    "each",
-    "every",
-    "any",
-    "pending",
-    "queued",
-    "a",
-    "an",
-    "and",
-    "or",
-    "to",
-    "from",
-    "in",
-    "on",
-    "its",
-    "your",
-    "stale",
-    "expired",
-}
+    "the", "all", "new", "old", "our", "my", "their", "of", "each", "every", "any", "pending",
+    "queued", "a", "an", "and", "or", "to", "from", "in", "on", "its", "your", "stale", "expired",
+}  # fmt: skip
 #: Fields the platform's own records use for a collection's time, where it is not created_at.
 TIME_FIELDS = {"orders": "placed_at"}
 AMOUNT_FIELDS = {"orders": "total_cents", "invoices": "amount_cents", "payments": "amount_cents"}
@@ -93,6 +70,7 @@ def read_intent(description: str, timing: Timing) -> Intent:
 
 
 def template_key(text: str, timing: Timing) -> str | None:
+    """The template the description's words point to, by precedence; None when none does."""
     if timing.lookahead is not None or re.search(r"\bremind(?:er|ers)?\b", text):
         return "sms_reminder"
     if re.search(r"\b(?:delete|clean ?up|clean|purge|remove|prune|expire|archive|clear)\b", text):
