@@ -144,7 +144,10 @@ def assemble(
         missing = "what the job should do" if job is None else "when it should run"
         return replace(base, questions=(f"The description does not say {missing}. Can you add it?",))
     canonical, problems = canonical_schedules(schedules)
-    problems += validate_job(job, tuple(canonical), app_name)
+    if problems:  # the bundle check needs good schedules; the code is still checked on its own
+        problems += check_code(job.code, job.name)
+    else:
+        problems += validate_job(job, tuple(canonical), app_name)
     if problems:
         return replace(base, status="rejected", reason="; ".join(problems), schedules=tuple(schedules))
     parsed = parse_many(canonical)
