@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, flash, g, redirect, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from tickwork.accounts import NotFound, find_app
@@ -62,7 +63,13 @@ def _scope_context() -> dict[str, Any]:
     me: Principal | None = g.get("principal")
     if me is None or not me.is_staff or "db" not in g:
         return {"staff_accounts": [], "scope_slug": None}
-    accounts = list(g.db.execute(select(Account.slug, Account.name).order_by(Account.name)))
+    try:
+        accounts = [
+            (slug, name)
+            for slug, name in g.db.execute(select(Account.slug, Account.name).order_by(Account.name))
+        ]
+    except SQLAlchemyError:  # an error page after a failed query: render it without the picker
+        accounts = []
     return {"staff_accounts": accounts, "scope_slug": session.get(STAFF_ACCOUNT)}
 
 
