@@ -87,6 +87,11 @@ OK_PHRASES = [
     ("every day at 11", at("11:00")),
     ("every day at 12", at("12:00")),
     ("every day at 10:45", at("10:45")),
+    ("every day at 8.30 am", at("8:30")),
+    ("every day at 17.45", at("17:45")),
+    ("every day at half past 9", at("9:30")),
+    ("every day at quarter to 8 in the evening", at("19:45")),
+    ("every weekday at quarter past 10", at("10:15", days=WEEKDAYS)),
     # days of the week
     ("every weekday at 7:30 am", at("7:30", days=WEEKDAYS)),
     ("monday to friday at 9am", at("9:00", days=WEEKDAYS)),

@@ -159,6 +159,11 @@ def normalize(description: str) -> str:
     text = re.sub(r"(?<!the )\bquarter\s+(?:of\s+an\s+)?hour\b", "15 minutes", text)
     text = re.sub(r"\ban?\s+(minute|hour|day|week)\s+(before|ahead|prior|in advance)\b", r"1 \1 \2", text)
     text = re.sub(r"\b(\d+)\s*-\s*(minute|hour|day|week)\b", r"\1 \2", text)  # "24-hour" lead times
+    text = re.sub(r"\b(\d{1,2})\.([0-5]\d)(?=\s*[ap]m\b)", r"\1:\2", text)  # 8.30 am
+    text = re.sub(r"\bat (\d{1,2})\.([0-5]\d)\b", r"at \1:\2", text)  # at 17.45
+    text = re.sub(r"\bhalf past (\d{1,2})\b", r"\1:30", text)
+    text = re.sub(r"\bquarter past (\d{1,2})\b", r"\1:15", text)
+    text = re.sub(r"\bquarter to (\d{1,2})\b", lambda m: f"{(int(m.group(1)) - 1) % 12 or 12}:45", text)
     text = re.sub(r"\b12\s*noon\b", "noon", text)
     text = re.sub(r"\b12\s*midnight\b", "midnight", text)
     return re.sub(r"\s+", " ", text).strip()
