@@ -15,6 +15,9 @@ America/New_York with zoneinfo once, and applies the DST rules as DESIGN.md word
 3. days are those of the local date, and a run is the UTC instant it fires at (so several
    slots or schedules landing on one instant are one run).
 
+The brute force is itself checked against the figures DESIGN.md states and, around both DST
+days, against cronsim (the reference for Debian cron's DST rules, which DESIGN.md adopts).
+
 The platform side is the spawner's own due-set path: the bundles are synced into a database,
 ``load_index`` compiles the index a real tick uses, and ``JobIndex.due(MinuteInfo.at(slot))``
 is asked for every minute of the year. Per Eastern day and job, the counts must be equal; on
@@ -40,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from cronsim import CronSim
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -504,6 +508,38 @@ def test_the_brute_force_says_what_design_md_says_on_the_dst_days() -> None:
     assert spring_gap == [datetime(2026, 3, 8, 7, 0, tzinfo=UTC)]  # 3:00 EDT
     fall_first = BruteJob.of(["1:30"], year).instants(*_day_bounds(FALL_BACK))
     assert fall_first == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC)]  # 1:30 EDT, not EST
+
+
+def as_cron(expression: str) -> str:
+    """The expression as a five-field cron line, for cronsim (every schedule in H:MM has one)."""
+    text = PRESETS.get(expression.strip().lower(), expression.strip())
+    tokens = text.split()
+    if len(tokens) == 5:
+        return text
+    hours, minutes = tokens[-1].split(":")
+    weekdays = read_rule(text).weekdays
+    dow = "*" if len(tokens) == 1 else ",".join(str((day + 1) % 7) for day in sorted(weekdays))
+    return f"{minutes} {hours} * * {dow}"
+
+
+def test_the_brute_force_agrees_with_cronsim_around_the_dst_days() -> None:
+    """A third opinion: cronsim follows Debian cron's DST rules, which DESIGN.md adopts."""
+    year = eastern_year()
+    days = [SPRING_FORWARD + timedelta(days=n) for n in (-1, 0, 1)]
+    days += [FALL_BACK + timedelta(days=n) for n in (-1, 0, 1)]
+    for job in example_jobs() + generated_jobs():
+        brute = BruteJob.of(list(job.expressions), year)
+        for day in days:
+            start, end = _day_bounds(day)
+            theirs: set[datetime] = set()
+            for expression in job.expressions:
+                for run in CronSim(as_cron(expression), start.astimezone(NEW_YORK) - MINUTE):
+                    instant = run.astimezone(UTC)
+                    if instant >= end:
+                        break
+                    if instant >= start:
+                        theirs.add(instant)
+            assert brute.instants(start, end) == sorted(theirs), (job.job, job.expressions, day)
 
 
 def test_the_random_schedules_cover_the_grammar_and_are_stable() -> None:
