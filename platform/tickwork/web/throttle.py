@@ -32,8 +32,8 @@ def retry_after(conn: redis.Redis, email: str, address: str) -> int:
 def record_failure(conn: redis.Redis, email: str, address: str) -> None:
     pipe = conn.pipeline()
     for key in _keys(email, address):
+        pipe.set(key, 0, ex=WINDOW_SECONDS, nx=True)  # the window starts at the first failure
         pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS, nx=True)
     pipe.execute()
 
 
