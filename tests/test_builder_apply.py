@@ -100,7 +100,7 @@ def test_applying_refuses_other_accounts_slugs_catalog_slugs_and_open_questions(
             apply_proposal(session, grammar_proposal(DIGEST, NOW), globex, app_slug="acme-tools")
         with pytest.raises(BadInput, match="is taken"):
             apply_proposal(session, grammar_proposal(DIGEST, NOW), globex, app_slug="order-digest")
-        with pytest.raises(BadInput, match="status ok"):
+        with pytest.raises(BadInput, match="status ok can be applied; this one is question: Did you mean"):
             apply_proposal(session, grammar_proposal("every day at 4 email a digest", NOW), globex)
         good = grammar_proposal(DIGEST, NOW)
         assert good.job is not None

@@ -139,6 +139,8 @@ def test_a_reviewed_proposal_comes_back_from_its_json_validated_again(offline: S
     shown = propose(DIGEST_DOC, settings=offline, now=NOW)
     back = from_json(shown.to_json(), NOW, request=DIGEST_DOC)
     assert back.to_json() == shown.to_json()
+    assert back.app_name == shown.app_name == "Orders digest"  # named from the template, like the original
+    assert from_json(shown.to_json(), NOW, app_name="Morning numbers").app_name == "Morning numbers"
     assert back.job == shown.job  # the template's settings (timeout, retries...) are restored
     tampered = shown.to_json()
     tampered["job"]["code"] = "import os\n" + tampered["job"]["code"]

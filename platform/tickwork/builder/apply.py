@@ -60,7 +60,8 @@ def apply_proposal(
     the user's email, kept on the version.
     """
     if not proposal.ok or proposal.job is None:
-        raise BadInput(f"only a proposal with status ok can be applied; this one is {proposal.status}")
+        why = proposal.reason or " ".join(proposal.questions) or "it has no job"
+        raise BadInput(f"only a proposal with status ok can be applied; this one is {proposal.status}: {why}")
     problems = validate_job(proposal.job, proposal.schedules, proposal.app_name)
     if problems:  # a Proposal made by hand rather than by assemble(): checked all the same
         raise BadInput("the proposal does not pass validation: " + "; ".join(problems))

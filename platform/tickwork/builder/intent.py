@@ -123,6 +123,11 @@ def once_a_day(timing: Timing) -> bool:
     return bool(timing.schedules) and parse_many(timing.schedules).runs_on_active_day == 1
 
 
+def _app_name(subject: str, template: Template) -> str:
+    """ "Orders digest", "Appointment reminders", "Import rows queue"."""
+    return f"{subject.replace('_', ' ').capitalize()} {template.noun}"
+
+
 def _job_name(*words: str) -> str:
     name = re.sub(r"[^a-z0-9_]+", "_", "_".join(words).lower()).strip("_")
     return name[:60] or "job"
@@ -151,7 +156,7 @@ def _digest(text: str, timing: Timing, original: str) -> Intent:
     if not re.search(r"\bowner\b", text):
         assumptions.append("the digest is emailed to the account owner")
     name = _job_name("email", collection, "digest")
-    return Intent(template, params, name, f"{collection.capitalize()} digest", assumptions)
+    return Intent(template, params, name, _app_name(collection, template), assumptions)
 
 
 def _reminder(text: str, timing: Timing, original: str) -> Intent:
@@ -192,9 +197,7 @@ def _reminder(text: str, timing: Timing, original: str) -> Intent:
         f'each {event} record holds its start time in "starts_at" (ISO-8601 UTC) and the customer\'s '
         f'{contact} in "{contact}"; each is marked "reminded_at" once reminded'
     )
-    return Intent(
-        template, params, _job_name("remind", collection), f"{event.capitalize()} reminders", assumptions
-    )
+    return Intent(template, params, _job_name("remind", collection), _app_name(event, template), assumptions)
 
 
 def _queue(text: str, timing: Timing, original: str) -> Intent:
@@ -209,7 +212,7 @@ def _queue(text: str, timing: Timing, original: str) -> Intent:
         assumptions.append("each run processes up to 100 records")
     params = {"collection": collection, "batch_size": max(1, min(batch_size, 5000))}
     return Intent(
-        template, params, _job_name("process", collection), f"{collection.capitalize()} queue", assumptions
+        template, params, _job_name("process", collection), _app_name(collection, template), assumptions
     )
 
 
@@ -226,7 +229,7 @@ def _sync(text: str, timing: Timing, original: str) -> Intent:
             "the API's URL is the variable SYNC_URL (and a bearer token the secret SYNC_API_KEY)"
         )
     return Intent(
-        template, params, _job_name("sync", collection), f"{collection.capitalize()} sync", assumptions
+        template, params, _job_name("sync", collection), _app_name(collection, template), assumptions
     )
 
 
@@ -248,7 +251,7 @@ def _cleanup(text: str, timing: Timing, original: str) -> Intent:
         assumptions.append("records older than 30 days are deleted")
     params = {"collections": names, "retention_days": max(1, days)}
     return Intent(
-        template, params, _job_name("clean_up", *names[:2]), f"{names[0].capitalize()} cleanup", assumptions
+        template, params, _job_name("clean_up", *names[:2]), _app_name(names[0], template), assumptions
     )
 
 
@@ -271,7 +274,7 @@ def _report(text: str, timing: Timing, original: str) -> Intent:
         'in the collection "reports" and emailed to the account owner'
     )
     return Intent(
-        template, params, _job_name(collection, "report"), f"{collection.capitalize()} report", assumptions
+        template, params, _job_name(collection, "report"), _app_name(collection, template), assumptions
     )
 
 

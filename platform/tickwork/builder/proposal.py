@@ -19,13 +19,14 @@ from billing import MICRO_PER_CREDIT
 from billing.projection import daily_micro_credits
 from tickwork.builder.bundle_text import JobEntry, join_sections, manifest_text
 from tickwork.builder.policy import check_code
-from tickwork.builder.templates import TEMPLATES
+from tickwork.builder.templates import TEMPLATES, Template
 from tickwork.bundles import check_bundle
 from tickwork.errors import BadInput
 from tickwork.schedule import EASTERN, ScheduleError, parse, parse_many
 
 Status = Literal["ok", "question", "rejected"]
 NEXT_RUNS = 3
+DEFAULT_APP_NAME = "Custom app"
 CREDITS_RANGE = (1, 10)
 
 
@@ -71,7 +72,7 @@ class Proposal:
     questions: tuple[str, ...] = ()
     assumptions: tuple[str, ...] = ()
     reason: str | None = None
-    app_name: str = "Custom app"
+    app_name: str = DEFAULT_APP_NAME
     app_description: str = ""
     source: str = "grammar"  # grammar | openai | json (rebuilt by from_json)
     request: str = field(default="", compare=False)  # the user's description, as given
@@ -120,7 +121,7 @@ def assemble(
     questions: Sequence[str] = (),
     assumptions: Sequence[str] = (),
     reason: str | None = None,
-    app_name: str = "Custom app",
+    app_name: str = DEFAULT_APP_NAME,
     request: str = "",
     source: str = "grammar",
 ) -> Proposal:
@@ -206,7 +207,7 @@ def validate_job(job: JobDraft, schedules: tuple[str, ...], app_name: str) -> li
 
 
 def from_json(
-    payload: Mapping[str, Any], now: datetime, *, request: str = "", app_name: str = "Custom app"
+    payload: Mapping[str, Any], now: datetime, *, request: str = "", app_name: str | None = None
 ) -> Proposal:
     """A proposal rebuilt from its ``to_json()`` shape and validated again from scratch.
 
@@ -214,7 +215,7 @@ def from_json(
     applied is exactly what was shown, even from the model path) instead of proposing again;
     nothing in it is trusted, it passes the policy and the bundle checks like a new proposal.
     Job settings the JSON does not carry (timeout, retries...) come from the matching
-    template, else the defaults.
+    template, else the defaults; so does the app's name when none (or the default) is given.
     """
     job_json = payload.get("job")
     if payload.get("status") != "ok" or not isinstance(job_json, Mapping):
@@ -244,10 +245,23 @@ def from_json(
         job=job,
         now=now,
         assumptions=[str(item) for item in assumptions] if isinstance(assumptions, list) else [],
-        app_name=app_name,
+        app_name=app_name if app_name and app_name != DEFAULT_APP_NAME else _name_for(template, job.params),
         request=request,
         source="json",
     )
+
+
+def _name_for(template: Template | None, params: Mapping[str, Any]) -> str:
+    """An app name from a template and its params ("Orders digest"), as the offline path names apps."""
+    if template is None:
+        return DEFAULT_APP_NAME
+    subject = params.get("event") if template.key == "sms_reminder" else params.get("collection")
+    if template.key == "cleanup":
+        names = params.get("collections")
+        subject = names[0] if isinstance(names, list) and names else None
+    if not isinstance(subject, str) or not subject:
+        return DEFAULT_APP_NAME
+    return f"{subject.replace('_', ' ').capitalize()} {template.noun}"
 
 
 def _app_description(request: str) -> str:

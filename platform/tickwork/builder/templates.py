@@ -22,6 +22,7 @@ class Template:
 
     key: str
     title: str
+    noun: str  # what an app made of it is called after its subject: "Orders digest"
     credits: int
     timeout: int
     overlap: str
@@ -335,19 +336,19 @@ def JOB_NAME(
 TEMPLATES: dict[str, Template] = {
     template.key: template
     for template in (
-        Template("email_digest", "email digest", 2, 120, "skip", "latest", 2,
+        Template("email_digest", "email digest", "digest", 2, 120, "skip", "latest", 2,
                  {"collection": "orders", "time_field": "created_at", "period": "previous_day"},
                  EMAIL_DIGEST),
-        Template("sms_reminder", "reminder before an event", 1, 120, "skip", "all", 2,
+        Template("sms_reminder", "reminder before an event", "reminders", 1, 120, "skip", "all", 2,
                  {"collection": "appointments", "event": "appointment", "time_field": "starts_at",
                   "channel": "sms", "lead_minutes": 1440, "window_minutes": 60}, REMINDER),
-        Template("queue_processor", "batch queue processor", 1, 60, "skip", "none", 0,
+        Template("queue_processor", "batch queue processor", "queue", 1, 60, "skip", "none", 0,
                  {"collection": "tasks", "batch_size": 100}, QUEUE_PROCESSOR),
-        Template("http_sync", "HTTP sync", 3, 240, "skip", "latest", 2,
+        Template("http_sync", "HTTP sync", "sync", 3, 240, "skip", "latest", 2,
                  {"collection": "items", "url_variable": "SYNC_URL", "key_field": "id"}, HTTP_SYNC),
-        Template("cleanup", "cleanup", 1, 300, "skip", "latest", 1,
+        Template("cleanup", "cleanup", "cleanup", 1, 300, "skip", "latest", 1,
                  {"collections": ["sessions"], "retention_days": 30}, CLEANUP),
-        Template("report", "report", 2, 180, "skip", "latest", 1,
+        Template("report", "report", "report", 2, 180, "skip", "latest", 1,
                  {"collection": "orders", "time_field": "created_at", "period_days": 1}, REPORT),
     )
 }  # fmt: skip
