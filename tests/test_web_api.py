@@ -209,3 +209,48 @@ def test_health_and_metrics(client: FlaskClient, cast: Cast, db: Database, redis
         assert name in text
     # At 8:00 both accounts' digest and hourly reminder are queued.
     assert "tickwork_spawner_last_tick_enqueued 4.0" in text
+
+
+DIGEST_REQUEST = (
+    "add a background job that runs every morning at 8 AM and sends an email summary of all orders "
+    "from the previous day to the account owner"
+)
+
+
+def test_the_builder_api_proposes_then_applies_a_custom_app_that_starts_off(
+    client: FlaskClient, cast: Cast
+) -> None:
+    proposed = client.post(
+        "/api/v1/builder/proposals", json={"description": DIGEST_REQUEST}, headers=cast.owner.headers
+    )
+    assert proposed.status_code == 200, proposed.get_json()
+    proposal = proposed.get_json()
+    assert (proposal["status"], proposal["schedules"], proposal["runs_per_day"]) == ("ok", ["8:00"], 1)
+
+    member = client.post(
+        "/api/v1/builder/proposals", json={"description": DIGEST_REQUEST}, headers=cast.member.headers
+    )
+    assert member.status_code == 403
+
+    applied = client.post(
+        "/api/v1/builder/proposals/apply",
+        json={"proposal": proposal, "description": DIGEST_REQUEST, "app_name": "Morning digest"},
+        headers=cast.owner.headers,
+    )
+    assert applied.status_code == 201, applied.get_json()
+    result = applied.get_json()
+    assert result["created"] is True and result["schedule_status"] == "off"
+
+    app = client.get(f"/api/v1/apps/{result['app']}", headers=cast.owner.headers).get_json()
+    assert (app["kind"], app["schedule_status"], app["jobs"][0]["schedules"]) == ("custom", "off", ["8:00"])
+    assert client.get(f"/api/v1/apps/{result['app']}", headers=cast.other_owner.headers).status_code == 404
+
+    tampered = {
+        **proposal,
+        "job": {**proposal["job"], "code": "import os\n\ndef daily(ctx, **params):\n    os.remove('x')\n"},
+    }
+    refused = client.post(
+        "/api/v1/builder/proposals/apply", json={"proposal": tampered}, headers=cast.owner.headers
+    )
+    assert refused.status_code == 422
+    assert "os" in refused.get_json()["error"]["message"]

@@ -64,10 +64,13 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.response_headers_conformance,
 ]
+EXAMPLES = int(os.environ.get("TICKWORK_API_EXAMPLES", "12"))  # raise it for a longer hunt
 PROPERTY_SETTINGS = settings(
-    max_examples=int(
-        os.environ.get("TICKWORK_API_EXAMPLES", "12")
-    ),  # raise it for a longer hunt deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+    database=None,
 )
 
 

@@ -89,12 +89,24 @@ def test_signed_out_every_page_sends_you_to_sign_in(client: FlaskClient, cast: C
         assert answer.status_code == 302 and "/login" in answer.headers["Location"], path
 
 
+def test_billing_and_the_ledger_are_the_owners(client: FlaskClient, cast: Cast) -> None:
+    """DESIGN.md gives billing to owners; members see the balance, not the ledger or the charts."""
+    sign_in(client, cast.member.email)
+    text(client, "/billing", status=403)
+    text(client, "/billing.csv", status=403)
+    account = text(client, "/account")
+    assert "Balance" in account and "Ledger" not in account
+    assert 'href="/billing"' not in text(client, "/")
+
+
 @pytest.mark.parametrize("role", ["owner", "member"])
 def test_every_page_renders_for_owner_and_member_with_their_account(
     client: FlaskClient, cast: Cast, role: str
 ) -> None:
     sign_in(client, getattr(cast, role).email)
     for path in PAGES:
+        if path == "/billing" and role == "member":
+            continue  # billing is the owners' (below)
         body = text(client, path)
         assert "Acme" in body and "Globex" not in body, path
         assert 'aria-label="Main"' in body
@@ -480,7 +492,7 @@ def test_billing_charts_top_jobs_and_csv(db: Database, client: FlaskClient, cast
         charge(db, "acme", "order-digest", "daily_summary", 2, f"t:digest:{n}")
     charge(db, "acme", "appointment-reminders", "send_reminders", 1, "t:sms:1", kind="sms")
     charge(db, "globex", "nightly-cleanup", "purge_old_records", 40, "t:globex:1")
-    sign_in(client, cast.member.email)
+    sign_in(client, cast.owner.email)
     page = text(client, "/billing")
     assert 'id="chart-by-app"' in page and 'id="chart-by-kind"' in page
     assert page.count("<svg") == 2 and "<script" not in page

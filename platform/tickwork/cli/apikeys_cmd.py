@@ -70,8 +70,8 @@ def list_keys(email: str | None, output_format: str) -> None:
     echo_table(
         ("ID", "NAME", "PREFIX", "USER", "LAST USED", "STATE"),
         [
-            (str(r["id"]), r["name"], r["prefix"] + "…", r["user"], r["last_used_at"] or "never",
-             "revoked" if r["revoked"] else "active")
+            (str(r["id"]), str(r["name"]), f"{r['prefix']}…", str(r["user"]),
+             str(r["last_used_at"] or "never"), "revoked" if r["revoked"] else "active")
             for r in rows
         ],
     )  # fmt: skip

@@ -34,14 +34,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config or {})
 
-    from tickwork.web import api, auth, metrics, pages, requests
+    from tickwork.web import api, auth, metrics, pages, requests, twilio_status
 
     requests.install(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(metrics.bp)
-    _register_optional(app)
+    app.register_blueprint(twilio_status.bp)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -52,12 +52,3 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return jsonify({"status": "ok"})
 
     return app
-
-
-def _register_optional(app: Flask) -> None:
-    """Blueprints that live beside the core ones (Twilio's callback, the builder page)."""
-    try:
-        from tickwork.web import twilio_status
-    except ImportError:
-        return
-    app.register_blueprint(twilio_status.bp)

@@ -360,6 +360,50 @@ def billing_report() -> Any:
     return jsonify(reads.billing_report(g.db, first=first, last=last, by=by, account_id=account_id))
 
 
+# --- builder ----------------------------------------------------------------------------------
+
+
+@bp.post("/builder/proposals")
+def propose_job() -> Any:
+    """A job described in English becomes a proposal (schedule, code, cost) or a question back.
+
+    Nothing is written: review the proposal, then send it back to ``/builder/proposals/apply``.
+    """
+    from tickwork import builder
+
+    _me().require_owner()
+    _account()
+    description = _body().get("description")
+    if not isinstance(description, str):
+        raise ApiError(422, "invalid", 'send {"description": "what the job should do and when"}')
+    return jsonify(builder.propose(description).to_json())
+
+
+@bp.post("/builder/proposals/apply")
+def apply_proposal() -> Any:
+    """Add a reviewed proposal's job to the account's custom app (new apps start switched off)."""
+    from tickwork import builder
+
+    me = _me()
+    me.require_owner()
+    account = _account()
+    body = _body()
+    proposal, app, app_name = body.get("proposal"), body.get("app"), body.get("app_name", "Custom app")
+    description = body.get("description", "")
+    if not isinstance(proposal, dict):
+        raise ApiError(422, "invalid", "proposal is the JSON object POST /builder/proposals answered")
+    if not all(isinstance(value, str) for value in (description, app_name)) or not (
+        app is None or isinstance(app, str)
+    ):
+        raise ApiError(422, "invalid", "description, app and app_name are text")
+    rebuilt = builder.from_json(
+        proposal, clock.now(), request=description, app_name=app_name.strip()[:200] or "Custom app"
+    )
+    applied = builder.apply_proposal(g.db, rebuilt, account, app, created_by=me.email)
+    g.db.commit()
+    return jsonify(applied.to_json()), 201
+
+
 # --- outbox -----------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ TEXT = {"type": "string"}
 INT = {"type": "integer"}
 ANY: dict[str, Any] = {}
 OBJECT = {"type": "object", "additionalProperties": True}
+SCHEDULE_STATUS_SCHEMA = {"type": "string", "enum": ["on", "off"]}
 
 
 def _object(
@@ -228,6 +229,25 @@ SCHEMAS["AccountDetail"] = {
         _object({"users": _list(_object({"id": INT, "email": TEXT, "role": TEXT}))}, extra=True),
     ]
 }
+SCHEMAS["Proposal"] = _object(
+    {
+        "status": {"type": "string", "enum": ["ok", "question", "rejected"]},
+        "schedules": _list(TEXT),
+        "description": TEXT,
+        "next_runs": _list(TEXT),
+        "runs_per_day": {"type": "number"},
+        "credits_per_run": INT,
+        "credits_per_day": {"type": "number"},
+        "job": _object({"name": TEXT, "code": TEXT, "params": OBJECT}),
+        "questions": _list(TEXT),
+        "assumptions": _list(TEXT),
+        "reason": TEXT,
+    },
+    nullable=("runs_per_day", "credits_per_run", "credits_per_day", "job", "reason"),
+)
+SCHEMAS["Applied"] = _object(
+    {"app": TEXT, "version": INT, "created": {"type": "boolean"}, "schedule_status": SCHEDULE_STATUS_SCHEMA}
+)
 SCHEMAS["AppOrSwitch"] = {"oneOf": [_ref("App"), _ref("PlatformSwitch")]}
 
 ERROR_STATUSES = {
@@ -474,6 +494,36 @@ def _paths() -> dict[str, Any]:
                         "Grouping (default app).",
                     ),
                 ],
+            )
+        },
+        "/builder/proposals": {
+            "post": _operation(
+                "Describe a job in English; get a proposal (schedule, code, cost) or questions back (owner)."
+                " Nothing is written.",
+                (200, "Proposal"),
+                parameters=[ACCOUNT],
+                body=_json_body(_object({"description": TEXT})),
+            )
+        },
+        "/builder/proposals/apply": {
+            "post": _operation(
+                "Apply a reviewed proposal: its job joins the account's custom app as a new version (owner);"
+                " a new app starts switched off",
+                (201, "Applied"),
+                parameters=[ACCOUNT],
+                body=_json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "proposal": _ref("Proposal"),
+                            "description": TEXT,
+                            "app": TEXT,
+                            "app_name": TEXT,
+                        },
+                        "required": ["proposal"],
+                        "additionalProperties": False,
+                    }
+                ),
             )
         },
         "/outbox": {

@@ -26,7 +26,8 @@ def account() -> Any:
         offset = max(0, min(int(request.args.get("offset", "0") or 0), 10**9))
     except ValueError:
         offset = 0
-    entries = reads.ledger_entries(g.db, account.id, LEDGER_PAGE + 1, offset)
+    sees_billing = me.is_owner or me.is_staff  # the ledger is billing: owners' (members see the balance)
+    entries = reads.ledger_entries(g.db, account.id, LEDGER_PAGE + 1, offset) if sees_billing else []
     users = list(g.db.scalars(select(User).where(User.account_id == account.id).order_by(User.id)))
     manages = me.is_owner or me.is_staff
     key_holders = [u.id for u in users] if manages else [me.user_id]

@@ -19,7 +19,7 @@ from tickwork import clock, reads
 from tickwork.models import Message
 from tickwork.web.charts import stacked_by_day
 from tickwork.web.errors import ApiError
-from tickwork.web.pages_common import bp, scoped_account
+from tickwork.web.pages_common import bp, me_, scoped_account
 
 CSV_COLUMNS = ("account", "app", "job", "day", "kind", "count", "credits")
 TOP_JOBS = 10
@@ -70,6 +70,8 @@ def daily_spending(account_id: int, first: date, last: date, by: str) -> dict[da
 
 @bp.get("/billing")
 def billing() -> Any:
+    """Owners' and staff's: DESIGN.md gives billing to owners (members see the balance)."""
+    me_().require_owner()
     account = scoped_account()
     first, last = _period()
     by_app = stacked_by_day(
@@ -97,6 +99,7 @@ def billing() -> Any:
 @bp.get("/billing.csv")
 def billing_csv() -> Any:
     """The billing report as CSV (the CLI's ``billing report --format csv`` columns)."""
+    me_().require_owner()
     account = scoped_account()
     first, last = _period()
     by = request.args.get("by") or "app"
