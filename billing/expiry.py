@@ -11,8 +11,9 @@ The rule (docs/decisions.md, "Expiring grants are spent first"):
   again never takes it twice; it never takes more than the balance holds.
 
 Nothing is tracked per charge: ``ledger.post`` stays three statements. The split is worked
-out when a grant expires, by replaying the account's ledger from the start of the run of
-overlapping expiring grants the grant belongs to (before that run no expiring grant is
+out when a grant expires, by replaying the account's ledger from the previous expiry of the
+same run of overlapping grants (each expiry entry keeps the replay's state in its detail),
+or, for the first expiry of a run, from the run's start (before it no expiring grant is
 live, so the replay can start from plain totals). Charges between two grant events are
 summed in SQL, one bucket per interval, because within an interval the order of charges
 does not change which grant pays: each takes from the soonest-expiring grant with credit
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, case, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session, aliased
@@ -102,12 +104,12 @@ def expire_account(session: Session, account_id: int, now: datetime) -> list[Exp
         .execution_options(synchronize_session=False)
     )
     grants = _grants(session, account_id)
-    removed = _removed(session, grants)
+    removed, states = _removed(session, grants)
     expired = []
     for grant in sorted(grants, key=lambda g: g.order):
         if grant.expires_at > now or grant.id in removed:
             continue
-        left = remainder(session, grant, grants, removed)
+        left, state = remainder(session, grant, grants, removed, states)
         balance, _ = balance_of(session, account_id)
         amount = min(left, max(0, balance))
         entry_id, new = post(
@@ -117,12 +119,13 @@ def expire_account(session: Session, account_id: int, now: datetime) -> list[Exp
                 quantity=1,
                 detail={
                     "grant": grant.id, "granted": grant.amount, "unspent": left,
-                    "expired_at": grant.expires_at.isoformat(),
+                    "expired_at": grant.expires_at.isoformat(), "state": _dump(state),
                 },
             ),
             enforce_limit=False,
         )  # fmt: skip
         removed[grant.id] = amount
+        states[grant.id] = state
         expired.append(Expired(grant.id, account_id, grant.amount, amount, entry_id, new))
     return expired
 
@@ -140,38 +143,92 @@ def _grants(session: Session, account_id: int) -> list[Grant]:
     ]
 
 
-def _removed(session: Session, grants: Iterable[Grant]) -> dict[int, int]:
-    """Micro-credits already removed per expired grant (from their expiry entries)."""
+@dataclass(frozen=True)
+class State:
+    """The replay at a grant's expiry moment, before anything happens at that moment.
+
+    ``free``: credit that never expires (negative: overdraft in use); ``live``: what is left of
+    each expiring grant then. Kept in each expiry entry, so the next expiry's replay starts
+    there instead of at the start of the run of overlapping grants.
+    """
+
+    free: int
+    live: dict[int, int]
+
+
+def _dump(state: State) -> dict[str, Any]:
+    return {"free": state.free, "live": {str(grant): left for grant, left in state.live.items()}}
+
+
+def _load(detail: dict[str, Any] | None) -> State | None:
+    saved = (detail or {}).get("state")
+    if not isinstance(saved, dict):
+        return None
+    return State(int(saved["free"]), {int(grant): int(left) for grant, left in saved["live"].items()})
+
+
+def _removed(session: Session, grants: Iterable[Grant]) -> tuple[dict[int, int], dict[int, State]]:
+    """Micro-credits already removed per expired grant, and the replay state kept with each."""
     keys = {expiry_key(grant.id): grant.id for grant in grants}
     if not keys:
-        return {}
+        return {}, {}
     rows = session.execute(
-        select(LedgerEntry.idempotency_key, LedgerEntry.amount).where(LedgerEntry.idempotency_key.in_(keys))
+        select(LedgerEntry.idempotency_key, LedgerEntry.amount, LedgerEntry.detail).where(
+            LedgerEntry.idempotency_key.in_(keys)
+        )
     )
-    return {keys[key]: -int(amount) for key, amount in rows}
+    removed, states = {}, {}
+    for key, amount, detail in rows:
+        removed[keys[key]] = -int(amount)
+        state = _load(detail)
+        if state is not None:
+            states[keys[key]] = state
+    return removed, states
 
 
-def remainder(session: Session, target: Grant, grants: list[Grant], removed: dict[int, int]) -> int:
-    """The micro-credits of ``target`` no charge had used by the moment it expired."""
+def remainder(
+    session: Session,
+    target: Grant,
+    grants: list[Grant],
+    removed: dict[int, int],
+    states: dict[int, State] | None = None,
+) -> tuple[int, State]:
+    """The micro-credits of ``target`` no charge had used by the moment it expired, and the state then."""
     end = target.expires_at
     members = _overlapping_run(target, [g for g in grants if g.created_at < end])
-    start = min(g.created_at for g in members)
     expiring_before = [
         g for g in members if g is not target and g.order < target.order and g.expires_at < end
     ]
-    bounds = sorted({g.created_at for g in members} | {g.expires_at for g in expiring_before})
-    flows = _flows(session, target.account_id, bounds, end)  # (debits, credits) per interval, then the tail
+    # Resume from the latest state kept by an earlier expiry of this run, if there is one.
+    kept = [g for g in members if g is not target and g.order < target.order and g.id in (states or {})]
+    checkpoint = max(kept, key=lambda g: g.order) if kept else None
+    if checkpoint is not None and states is not None:
+        saved = states[checkpoint.id]
+        if checkpoint.expires_at == end:  # the same moment: nothing happened in between
+            return saved.live[target.id], State(saved.free, dict(saved.live))
+        start = checkpoint.expires_at
+        free, live = saved.free, dict(saved.live)
+        bounds = sorted(
+            {start}
+            | {g.created_at for g in members if g.created_at >= start}
+            | {g.expires_at for g in expiring_before if g.expires_at >= start}
+        )
+        flows = _flows(session, target.account_id, bounds, end)
+    else:
+        start = min(g.created_at for g in members)
+        bounds = sorted({g.created_at for g in members} | {g.expires_at for g in expiring_before})
+        flows = _flows(
+            session, target.account_id, bounds, end
+        )  # (debits, credits) per interval, then the tail
+        # The balance before ``start``, from the balance now less everything since (one locked read).
+        balance, _ = balance_of(session, target.account_id)
+        since = sum(debit + credit for debit, credit in flows)
+        since += sum(g.amount for g in grants if g.created_at >= start)
+        since -= sum(
+            amount for grant_id, amount in removed.items() if _by_id(grants, grant_id).expires_at > start
+        )
+        free, live = balance - since, {}  # free: credit that never expires (negative: overdraft in use)
 
-    # The balance before ``start``, from the balance now less everything since (one locked read).
-    balance, _ = balance_of(session, target.account_id)
-    since = sum(debit + credit for debit, credit in flows)
-    since += sum(g.amount for g in grants if g.created_at >= start)
-    since -= sum(
-        amount for grant_id, amount in removed.items() if _by_id(grants, grant_id).expires_at > start
-    )
-    free = balance - since  # credit that never expires (negative: overdraft in use)
-
-    live: dict[int, int] = {}
     by_order = sorted(members, key=lambda g: g.order)
     for index, moment in enumerate(bounds):
         for grant in expiring_before:
@@ -193,7 +250,7 @@ def remainder(session: Session, target: Grant, grants: list[Grant], removed: dic
                 live[grant.id] -= take
                 owed -= take
         free += credit - owed
-    return live[target.id]
+    return live[target.id], State(free, dict(live))
 
 
 def _by_id(grants: list[Grant], grant_id: int) -> Grant:
