@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from billing.ledger import Posting, balance_of, post, set_overdraft
-from billing.projection import days_left
 from billing.rates import RatesError, micro
 from billing.reports import credits_text
 from tickwork import clock
@@ -21,7 +20,7 @@ from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.errors import BadInput
 from tickwork.models import Account
-from tickwork.projections import account_daily_micro
+from tickwork.reads import account_rows
 from tickwork.schedule import EASTERN
 
 
@@ -120,29 +119,8 @@ def overdraft(account: str, credits: str) -> None:
     click.echo(f"{found.slug} may now go {credits} credits below zero")
 
 
-def _listing(session: Any) -> list[dict[str, Any]]:
-    accounts_ = list(session.scalars(select(Account).order_by(Account.id)))
-    projected = account_daily_micro(session, [account.id for account in accounts_])
-    rows = []
-    for account in accounts_:
-        balance, limit = balance_of(session, account.id)
-        daily = projected.get(account.id, 0)
-        left = days_left(balance, limit, daily)
-        rows.append(
-            {
-                "id": account.id,
-                "name": account.name,
-                "slug": account.slug,
-                "status": account.status,
-                "balance": credits_text(balance),
-                "overdraft": credits_text(limit),
-                "projected_credits_per_day": credits_text(daily),
-                "days_left": None
-                if left is None
-                else float(round(Decimal(left.numerator) / left.denominator, 2)),
-            }
-        )
-    return rows
+def _listing(session: Session) -> list[dict[str, Any]]:
+    return account_rows(session, list(session.scalars(select(Account).order_by(Account.id))))
 
 
 @accounts.command("list")

@@ -20,11 +20,12 @@ from tickwork import apikeys, clock, grants, reads
 from tickwork.accounts import NotFound, find_app, install
 from tickwork.context.settings_store import SecretBox, delete_setting, list_settings, set_secret, set_variable
 from tickwork.data import Collection
-from tickwork.models import EXECUTION_STATUSES, Account, ApiKey, App, Execution, Installation, Message, User
+from tickwork.models import EXECUTION_STATUSES, Account, ApiKey, App, Execution, Message, User
 from tickwork.settings import get_settings
 from tickwork.switches import set_platform_switch, set_schedule_status
 from tickwork.web import run_now
 from tickwork.web.errors import ApiError
+from tickwork.web.lookups import installed_app, revocable_key, visible_app
 from tickwork.web.principal import Principal
 
 bp = Blueprint("api", __name__)
@@ -61,25 +62,6 @@ def _body() -> dict[str, Any]:
     return data
 
 
-def _app_and_installation(slug: str, account: Account) -> tuple[App, Installation | None]:
-    app = find_app(g.db, slug, account)
-    if app.active_version_id is None:
-        raise NotFound(f"no app {slug!r}")
-    installation = g.db.scalar(
-        select(Installation).where(Installation.account_id == account.id, Installation.app_id == app.id)
-    )
-    return app, installation
-
-
-def _installed(slug: str, account: Account) -> tuple[App, Installation]:
-    app, installation = _app_and_installation(slug, account)
-    if installation is None:
-        raise ApiError(
-            409, "not_installed", f"{account.slug} does not have {slug} installed; install it first"
-        )
-    return app, installation
-
-
 # --- document ---------------------------------------------------------------------------------
 
 
@@ -106,7 +88,7 @@ def list_apps() -> Any:
 
 @bp.get("/apps/<slug>")
 def get_app(slug: str) -> Any:
-    app, installation = _app_and_installation(slug, _account())
+    app, installation = visible_app(slug, _account())
     return jsonify(reads.app_document(app, installation, clock.now()))
 
 
@@ -137,7 +119,7 @@ def update_app(slug: str) -> Any:
         set_platform_switch(g.db, app, body["platform_enabled"])
         g.db.commit()
         return jsonify({"slug": app.slug, "platform_enabled": app.enabled})
-    app, installation = _installed(slug, _account())
+    app, installation = installed_app(slug, _account())
     set_schedule_status(g.db, installation, body["schedule_status"] == "on")
     if "platform_enabled" in body:
         set_platform_switch(g.db, app, body["platform_enabled"])
@@ -166,7 +148,7 @@ def install_app(slug: str) -> Any:
 
 @bp.get("/apps/<slug>/settings")
 def get_settings_of_app(slug: str) -> Any:
-    _, installation = _installed(slug, _account())
+    _, installation = installed_app(slug, _account())
     rows = list_settings(g.db, installation.id)
     return jsonify(
         {
@@ -179,7 +161,7 @@ def get_settings_of_app(slug: str) -> Any:
 @bp.put("/apps/<slug>/<any(variables, secrets):kind>/<name>")
 def put_setting(slug: str, kind: str, name: str) -> Any:
     _me().require_owner()
-    _, installation = _installed(slug, _account())
+    _, installation = installed_app(slug, _account())
     value = _body().get("value")
     if not isinstance(value, str):
         raise ApiError(422, "invalid", 'send {"value": "text"}')
@@ -195,7 +177,7 @@ def put_setting(slug: str, kind: str, name: str) -> Any:
 @bp.delete("/apps/<slug>/<any(variables, secrets):kind>/<name>")
 def delete_setting_of_app(slug: str, kind: str, name: str) -> Any:
     _me().require_owner()
-    _, installation = _installed(slug, _account())
+    _, installation = installed_app(slug, _account())
     kinds = {row.name: row.kind for row in list_settings(g.db, installation.id)}
     if kinds.get(name) != kind[:-1]:
         raise NotFound(f"{slug} has no {kind[:-1]} named {name!r}")
@@ -211,7 +193,7 @@ def delete_setting_of_app(slug: str, kind: str, name: str) -> Any:
 def run_job(slug: str, job: str) -> Any:
     """Run a job now for the caller's account: recorded, queued and billed like any run."""
     account = _account()
-    app, _ = _installed(slug, account)
+    app, _ = installed_app(slug, account)
     body = request.get_json(silent=True) or {}
     params = body.get("params", {}) if isinstance(body, dict) else None
     if not isinstance(params, dict):
@@ -321,12 +303,7 @@ def create_key() -> Any:
 @bp.delete("/apikeys/<int:key_id>")
 def revoke_key(key_id: int) -> Any:
     me = _me()
-    key = g.db.get(ApiKey, key_id) if key_id < 2**31 else None
-    allowed = key is not None and (
-        key.user_id == me.user_id or me.is_staff or (me.is_owner and key.user.account_id == me.account_id)
-    )
-    if key is None or not allowed:
-        raise NotFound(f"no API key {key_id}")
+    key = revocable_key(me, key_id)
     apikeys.revoke(g.db, key)
     g.db.commit()
     return Response(status=204)

@@ -8,11 +8,11 @@ from flask import flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from tickwork import apikeys, grants, reads
-from tickwork.accounts import NotFound
 from tickwork.errors import BadInput
-from tickwork.models import ROLES, Account, ApiKey, User
+from tickwork.models import ROLES, Account, User
 from tickwork.users import create_user
 from tickwork.web.errors import ApiError
+from tickwork.web.lookups import revocable_key
 from tickwork.web.pages_common import back, bp, me_, scoped_account, with_account
 
 LEDGER_PAGE = 50
@@ -66,12 +66,7 @@ def create_key() -> Any:
 @bp.post("/account/keys/<int:key_id>/revoke")
 def revoke_key(key_id: int) -> Any:
     me = me_()
-    key = g.db.get(ApiKey, key_id) if key_id < 2**31 else None
-    allowed = key is not None and (
-        key.user_id == me.user_id or me.is_staff or (me.is_owner and key.user.account_id == me.account_id)
-    )
-    if key is None or not allowed:
-        raise NotFound(f"no API key {key_id}")
+    key = revocable_key(me, key_id)
     if apikeys.revoke(g.db, key):
         g.db.commit()
         flash(

@@ -26,15 +26,8 @@ from tickwork.settings import get_settings
 from tickwork.switches import set_platform_switch, set_schedule_status
 from tickwork.web import run_now
 from tickwork.web.errors import ApiError
-from tickwork.web.pages_common import (
-    back,
-    bp,
-    installed_app,
-    me_,
-    scoped_account,
-    visible_app,
-    with_account,
-)
+from tickwork.web.lookups import installed_app, visible_app
+from tickwork.web.pages_common import back, bp, me_, scoped_account, with_account
 
 
 @bp.get("/apps")

@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from tickwork.accounts import NotFound, find_app
-from tickwork.models import Account, App, Installation
+from tickwork.models import Account
 from tickwork.schedule import EASTERN
 from tickwork.web import charts
 from tickwork.web.errors import ApiError
@@ -92,26 +91,6 @@ def scoped_account() -> Account:
             session.pop(STAFF_ACCOUNT, None)  # the remembered account is gone
             raise
     return me.account_in_scope(g.db, requested)
-
-
-def visible_app(slug: str, account: Account) -> tuple[App, Installation | None]:
-    """A catalog app or one of ``account``'s custom apps, with its installation if any."""
-    app = find_app(g.db, slug, account)
-    if app.active_version_id is None:
-        raise NotFound(f"no app {slug!r}")
-    installation = g.db.scalar(
-        select(Installation).where(Installation.account_id == account.id, Installation.app_id == app.id)
-    )
-    return app, installation
-
-
-def installed_app(slug: str, account: Account) -> tuple[App, Installation]:
-    app, installation = visible_app(slug, account)
-    if installation is None:
-        raise ApiError(
-            409, "not_installed", f"{account.slug} does not have {slug} installed; install it first"
-        )
-    return app, installation
 
 
 def back(default: str) -> Response:
