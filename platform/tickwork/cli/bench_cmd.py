@@ -17,11 +17,16 @@ def _schedule_line() -> str:
     return result.line()
 
 
+# The load run's short form in `tickwork bench all`: a tenth of the accounts, two hours.
+SHORT_LOAD: dict[str, Any] = {"accounts": 1000, "hours": 2.0, "speed": 120.0}
+
+
 def _run_all() -> None:
     click.echo(_schedule_line())
     _echo_tick(_tick(schedules=100_000, minutes=10, short=True), as_json=False)
     _echo_spawn(_spawn(accounts=20_000), as_json=False)
     _echo_worker(_worker(jobs=300), as_json=False)
+    _echo_load(_load(**SHORT_LOAD), as_json=False)
 
 
 @click.group(invoke_without_command=True)
@@ -181,3 +186,44 @@ def report(
     _echo_report(
         run(rows=rows, account_rows=account_rows, accounts=accounts, database_url=database_url), as_json
     )
+
+
+def _load(**options: Any) -> dict[str, Any]:
+    import sys
+
+    from tickwork.bench.load import run
+
+    return run(**options, progress=lambda line: click.echo(line, file=sys.stderr))
+
+
+def _echo_load(result: dict[str, Any], as_json: bool) -> None:
+    from tickwork.bench.load import describe
+
+    click.echo(json.dumps(result) if as_json else describe(result))
+
+
+@bench.command("load")
+@click.option("--accounts", type=click.IntRange(1, 1_000_000), default=10_000, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Worker processes.")
+@click.option("--spawners", type=click.IntRange(1, 8), default=2, show_default=True, help="Spawner replicas.")
+@click.option(
+    "--speed", type=click.FloatRange(1, 10_000), default=60.0, show_default=True,
+    help="Simulated seconds per real second.",
+)  # fmt: skip
+@click.option(
+    "--hours", type=click.FloatRange(0.1, 24), default=24.0, show_default=True,
+    help="Simulated hours, from midnight Eastern.",
+)  # fmt: skip
+@click.option("--database-url", help="A database without accounts to migrate and use (default: SQLite).")
+@click.option("--redis-url", help="A Redis database to FLUSH and use (default: embedded, AOF on).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def load(
+    accounts: int, workers: int, spawners: int, speed: float, hours: float,
+    database_url: str | None, redis_url: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """A simulated day: spawner replicas and worker processes on a sped-up clock, measured."""
+    result = _load(
+        accounts=accounts, workers=workers, spawners=spawners, speed=speed, hours=hours,
+        database_url=database_url, redis_url=redis_url,
+    )  # fmt: skip
+    _echo_load(result, as_json)
