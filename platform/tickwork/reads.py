@@ -6,6 +6,9 @@ Keeping them in one place keeps ``tickwork executions list --format json``, the 
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 from billing.ledger import balance_of
 from billing.models import LedgerEntry
 from billing.projection import days_left
-from billing.reports import credits_text, spending
+from billing.reports import ReportRow, credits_text, spending
 from tickwork import clock
 from tickwork.models import Account, App, Execution, Installation, JobSchedule, Message, SpawnerTick
 from tickwork.projections import account_daily_micro, job_daily_micro
@@ -134,12 +137,31 @@ def billing_report(
 ) -> dict[str, Any]:
     """The billing report document (the CLI's ``--format json`` and ``GET /billing/report``)."""
     rows = spending(session, start=first, end=last, by=by, account_id=account_id)
+    return report_document(rows, first, last)
+
+
+def report_document(rows: list[ReportRow], first: date, last: date) -> dict[str, Any]:
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
         "rows": [row.as_json() for row in rows],
         "total_credits": credits_text(sum(row.spent for row in rows)),
     }
+
+
+REPORT_CSV_COLUMNS = ("account", "app", "job", "day", "kind", "count", "credits")
+
+
+def report_csv(rows: list[ReportRow], account_names: Mapping[int, str]) -> str:
+    """The report as CSV, one row per report row, accounts by slug (by id when unknown)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(REPORT_CSV_COLUMNS)
+    for row in rows:
+        record = row.as_json()
+        record["account"] = account_names.get(row.account, row.account)
+        writer.writerow(["" if record[column] is None else record[column] for column in REPORT_CSV_COLUMNS])
+    return buffer.getvalue()
 
 
 def apps_visible_to(session: Session, account: Account) -> list[tuple[App, Installation | None]]:

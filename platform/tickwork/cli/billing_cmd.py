@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date
 
@@ -11,15 +9,14 @@ import click
 from sqlalchemy import select
 
 from billing.ledger import reporting_day
-from billing.reports import GROUPINGS, ReportRow, credits_text, spending
+from billing.reports import GROUPINGS, ReportRow, spending
 from tickwork import clock
 from tickwork.accounts import find_account
 from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.errors import BadInput
 from tickwork.models import Account
-
-COLUMNS = ("account", "app", "job", "day", "kind", "count", "credits")
+from tickwork.reads import report_csv, report_document
 
 
 @click.group()
@@ -52,27 +49,15 @@ def report(account: str | None, start: str | None, end: str | None, by: str, out
         account_id = find_account(session, account).id if account else None
         rows = spending(session, start=first, end=last, by=by, account_id=account_id)
         slugs: dict[int, str] = {row[0]: row[1] for row in session.execute(select(Account.id, Account.slug))}
-    total = sum(row.spent for row in rows)
+    document = report_document(rows, first, last)
     if output_format == "json":
-        document = {
-            "from": first.isoformat(),
-            "to": last.isoformat(),
-            "rows": [row.as_json() for row in rows],
-            "total_credits": credits_text(total),
-        }
         click.echo(json.dumps(document, indent=2))
     elif output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            record = row.as_json()
-            writer.writerow(["" if record[column] is None else record[column] for column in COLUMNS])
-        click.echo(buffer.getvalue(), nl=False)
+        click.echo(report_csv(rows, {}), nl=False)
     else:
         shown = ("account", *GROUPINGS[by], "count", "credits")
         echo_table([name.upper() for name in shown], [_cells(row, shown, slugs) for row in rows])
-        click.echo(f"total {credits_text(total)} credits, {first} to {last} (Eastern days)")
+        click.echo(f"total {document['total_credits']} credits, {first} to {last} (Eastern days)")
 
 
 def _cells(row: ReportRow, shown: tuple[str, ...], slugs: dict[int, str]) -> list[str]:

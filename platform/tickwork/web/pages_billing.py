@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -21,7 +19,6 @@ from tickwork.web.charts import stacked_by_day
 from tickwork.web.errors import ApiError
 from tickwork.web.pages_common import bp, me_, scoped_account
 
-CSV_COLUMNS = ("account", "app", "job", "day", "kind", "count", "credits")
 TOP_JOBS = 10
 OUTBOX_PAGE = 100
 
@@ -105,16 +102,11 @@ def billing_csv() -> Any:
     by = request.args.get("by") or "app"
     if by not in GROUPINGS:
         raise ApiError(422, "invalid", f"by is one of {', '.join(GROUPINGS)}")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for row in spending(g.db, start=first, end=last, by=by, account_id=account.id):
-        record = row.as_json()
-        record["account"] = account.slug
-        writer.writerow(["" if record[column] is None else record[column] for column in CSV_COLUMNS])
+    rows = spending(g.db, start=first, end=last, by=by, account_id=account.id)
+    text = reads.report_csv(rows, {account.id: account.slug})
     filename = f"tickwork-{account.slug}-{first}-{last}-by-{by}.csv"
     return Response(
-        buffer.getvalue(),
+        text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
