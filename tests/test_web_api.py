@@ -254,3 +254,26 @@ def test_the_builder_api_proposes_then_applies_a_custom_app_that_starts_off(
     )
     assert refused.status_code == 422
     assert "os" in refused.get_json()["error"]["message"]
+
+
+def test_staff_grant_credits_that_may_expire(client: FlaskClient, cast: Cast) -> None:
+    before = client.get("/api/v1/account", headers=cast.owner.headers).get_json()["balance"]
+    answer = client.post(
+        "/api/v1/accounts/acme/grants",
+        json={"credits": "25.5", "note": "trial", "key": "trial-1", "expires": "2099-01-01T00:00:00Z"},
+        headers=cast.staff.headers,
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["granted"] is True and answer.get_json()["credits"] == "25.500000"
+    again = client.post("/api/v1/accounts/acme/grants", json={"credits": "25.5", "key": "trial-1"},
+                        headers=cast.staff.headers)  # fmt: skip
+    assert again.get_json()["granted"] is False  # the same key grants once
+    after = client.get("/api/v1/account", headers=cast.owner.headers).get_json()["balance"]
+    assert float(after) - float(before) == 25.5
+    for bad in (
+        {"credits": "lots"},
+        {"credits": "5", "expires": "2001-01-01T00:00:00Z"},
+        {"credits": "5", "expires": "soon"},
+    ):
+        refused = client.post("/api/v1/accounts/acme/grants", json=bad, headers=cast.staff.headers)
+        assert refused.status_code == 422, bad

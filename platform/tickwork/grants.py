@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,10 +25,10 @@ def micro_credits(value: object, what: str = "credits") -> int:
         finite = Decimal(str(value)).is_finite()
     except InvalidOperation:
         finite = False
-    if not finite or (finite and abs(Decimal(str(value))) > MAX_GRANT_CREDITS):
-        raise BadInput(
-            f"{what} is a number of credits up to {MAX_GRANT_CREDITS:,}, like 100 or 2.5; got {value!r}"
-        )
+    if not finite:
+        raise BadInput(f"{what}: {value!r} is not a number of credits like 100 or 2.5")
+    if abs(Decimal(str(value))) > MAX_GRANT_CREDITS:
+        raise BadInput(f"{what}: at most {MAX_GRANT_CREDITS:,} credits at a time; got {value}")
     try:
         return micro(value, what)
     except RatesError as error:
@@ -42,17 +43,25 @@ def grant(
     key: object = None,
     *,
     by: str = "",
+    expires_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Add credits to ``account``; granting twice with the same key grants once."""
+    """Add credits to ``account``; granting twice with the same key grants once.
+
+    With ``expires_at``, what is left of the grant then leaves the balance (expiring credit is
+    spent first; see ``billing.expiry``).
+    """
     amount = micro_credits(credits)
     if amount <= 0:
         raise BadInput("credits must be more than 0")
+    now = clock.now()
+    if expires_at is not None and expires_at <= now:
+        raise BadInput(f"the expiry must be in the future; {expires_at.isoformat()} has passed")
     if note is not None and not isinstance(note, str) or key is not None and not isinstance(key, str):
         raise BadInput("note and key are text")
     detail = {k: v for k, v in {"note": note, "by": by}.items() if v}
     posting = Posting(
         key=key or f"grant:{uuid.uuid4().hex}", account_id=account.id, kind="grant", amount=amount,
-        at=clock.now(), detail=detail,
+        at=now, detail=detail, expires_at=expires_at,
     )  # fmt: skip
     entry_id, new = post(session, posting)
     balance, _ = balance_of(session, account.id)

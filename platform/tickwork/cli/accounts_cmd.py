@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -11,10 +10,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.ledger import Posting, balance_of, post, set_overdraft
+from billing.ledger import set_overdraft
 from billing.rates import RatesError, micro
-from billing.reports import credits_text
-from tickwork import clock
+from tickwork import clock, grants
 from tickwork.accounts import create_account, find_account, find_app, install
 from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
@@ -86,26 +84,13 @@ def parse_expiry(text: str) -> datetime:
 )
 def grant(account: str, credits: str, key: str | None, note: str, expires: str | None) -> None:
     """Add CREDITS (a decimal like 100 or 2.5) to ACCOUNT's balance."""
-    amount = _micro(credits, "CREDITS")
-    if amount <= 0:
-        raise BadInput("CREDITS must be more than 0")
-    now = clock.now()
     expires_at = parse_expiry(expires) if expires else None
-    if expires_at is not None and expires_at <= now:
-        raise BadInput(f"--expires must be in the future; {expires_at.isoformat()} has passed")
     with session_scope() as session:
         found = find_account(session, account)
-        posting = Posting(
-            key=key or f"grant:{uuid.uuid4().hex}", account_id=found.id, kind="grant", amount=amount,
-            at=now, detail={"note": note} if note else {}, expires_at=expires_at,
-        )  # fmt: skip
-        _, new = post(session, posting)
-        balance, _ = balance_of(session, found.id)
-    word = "granted" if new else "already granted (same key)"
+        granted = grants.grant(session, found, credits, note or None, key, expires_at=expires_at)
+    word = "granted" if granted["granted"] else "already granted (same key)"
     until = f", expiring {expires_at.astimezone(EASTERN).isoformat()}" if expires_at else ""
-    click.echo(
-        f"{word} {credits_text(amount)} credits to {found.slug}{until}; balance {credits_text(balance)}"
-    )
+    click.echo(f"{word} {granted['credits']} credits to {found.slug}{until}; balance {granted['balance']}")
 
 
 @accounts.command("overdraft")

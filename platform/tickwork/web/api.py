@@ -267,8 +267,16 @@ def grant_credits(ref: str) -> Any:
     _me().require_staff()
     account = _me().account_in_scope(g.db, ref)
     body = _body()
+    expires = body.get("expires")
+    expires_at = _parse_instant(expires, "expires") if expires is not None else None
     entry = grants.grant(
-        g.db, account, body.get("credits"), body.get("note"), body.get("key"), by=_me().email
+        g.db,
+        account,
+        body.get("credits"),
+        body.get("note"),
+        body.get("key"),
+        by=_me().email,
+        expires_at=expires_at,
     )
     g.db.commit()
     return jsonify(entry), 201
@@ -495,12 +503,16 @@ def _date(name: str, default: date) -> date:
 
 def _instant(name: str) -> datetime | None:
     text = request.args.get(name)
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        value = None
+    return _parse_instant(text, name) if text else None
+
+
+def _parse_instant(text: object, name: str) -> datetime:
+    value = None
+    if isinstance(text, str):
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            value = None
     if value is None or value.tzinfo is None:
         raise ApiError(
             422, "invalid", f"{name} is an ISO 8601 time with an offset, like 2026-11-01T00:00:00Z"

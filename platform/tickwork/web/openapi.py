@@ -442,7 +442,12 @@ def _paths() -> dict[str, Any]:
                 body=_json_body(
                     {
                         "type": "object",
-                        "properties": {"credits": TEXT, "note": TEXT, "key": TEXT},
+                        "properties": {
+                            "credits": TEXT,
+                            "note": TEXT,
+                            "key": TEXT,
+                            "expires": {"type": "string", "format": "date-time"},
+                        },
                         "required": ["credits"],
                         "additionalProperties": False,
                     }
