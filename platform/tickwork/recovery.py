@@ -72,7 +72,19 @@ def recover(
         if changed.rowcount != 1:  # type: ignore[attr-defined]
             continue  # it finished, or someone else recovered it, in the meantime
         if retry:
-            schedule_retry(redis, execution_id, execution.attempts, backoff)
+            try:
+                schedule_retry(redis, execution_id, execution.attempts, backoff)
+            except Exception:
+                # No retry was queued (Redis is away): back to running, so the spawner's
+                # overdue check recovers it later instead of it waiting for ever as queued.
+                session.execute(
+                    update(Execution)
+                    .where(Execution.id == execution_id, Execution.status == "queued")
+                    .values(status="running")
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+                raise
         else:  # a retry keeps the mark: it is the same execution, and takes the mark over
             key = OVERLAP_KEY.format(app=execution.app_id, job=execution.job, account=execution.account_id)
             redis.eval(_RELEASE_OVERLAP, 1, key, str(execution_id))
