@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -94,26 +95,25 @@ def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> t
     """Write ``posting``; returns the entry's id and whether it is new (False: its key was used).
 
     Three statements in the caller's transaction, no read-modify-write and no ORM flush: the
-    meter posts once per billable use, so this is a hot path.
+    meter posts once per billable use, so this is a hot path. The statements are built once
+    per dialect with bound parameters (building and caching one costs more than running it).
     """
-    insert = _insert(session)
+    statements = _statements(session.get_bind().dialect.name)
     inserted = session.execute(
-        insert(LedgerEntry)
-        .values(
-            idempotency_key=posting.key,
-            account_id=posting.account_id,
-            kind=posting.kind,
-            amount=posting.amount,
-            quantity=posting.quantity,
-            app=posting.app,
-            job=posting.job,
-            execution_id=posting.execution_id,
-            detail=posting.detail,
-            expires_at=posting.expires_at,
-            created_at=posting.at,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry.id)
+        statements.entry,
+        {
+            "idempotency_key": posting.key,
+            "account_id": posting.account_id,
+            "kind": posting.kind,
+            "amount": posting.amount,
+            "quantity": posting.quantity,
+            "app": posting.app,
+            "job": posting.job,
+            "execution_id": posting.execution_id,
+            "detail": posting.detail,
+            "expires_at": posting.expires_at,
+            "created_at": posting.at,
+        },
     ).scalar_one_or_none()
     if inserted is None:
         earlier = select(LedgerEntry.id).where(LedgerEntry.idempotency_key == posting.key)
@@ -126,35 +126,61 @@ def post(session: Session, posting: Posting, *, enforce_limit: bool = True) -> t
             balance, overdraft = balance_of(session, posting.account_id)
             raise LimitExceeded(posting.account_id, posting.amount, balance, overdraft)
 
-    rollup = insert(DailyRollup).values(
-        account_id=posting.account_id,
-        day=reporting_day(posting.at),
-        app=posting.app,
-        job=posting.job,
-        kind=posting.kind,
-        count=1,
-        amount=posting.amount,
-    )
     session.execute(
-        rollup.on_conflict_do_update(
-            index_elements=["account_id", "day", "app", "job", "kind"],
-            set_={"count": DailyRollup.count + 1, "amount": DailyRollup.amount + rollup.excluded.amount},
-        )
+        statements.rollup,
+        {
+            "account_id": posting.account_id,
+            "day": reporting_day(posting.at),
+            "app": posting.app,
+            "job": posting.job,
+            "kind": posting.kind,
+            "count": 1,
+            "amount": posting.amount,
+        },
     )
     return int(inserted), True
 
 
 def _apply(session: Session, posting: Posting, enforce_limit: bool) -> bool:
     """Add the amount to the balance in one conditional UPDATE; False if no row changed."""
-    change = update(Balance).where(Balance.account_id == posting.account_id)
-    if enforce_limit and posting.amount < 0:
-        change = change.where(Balance.balance + posting.amount >= -Balance.overdraft)
+    statements = _statements(session.get_bind().dialect.name)
+    limited = enforce_limit and posting.amount < 0
     changed = session.execute(
-        change.values(balance=Balance.balance + posting.amount, updated_at=posting.at).execution_options(
-            synchronize_session=False
-        )
+        statements.limited_change if limited else statements.change,
+        {"account": posting.account_id, "amount": posting.amount, "at": posting.at},
     )
     return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Statements:
+    entry: Any
+    change: Any
+    limited_change: Any
+    rollup: Any
+
+
+@lru_cache(maxsize=4)
+def _statements(dialect: str) -> _Statements:
+    """``post``'s statements for one dialect, on the tables (Core: no ORM bulk-DML handling)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    entries, balances, rollups = (
+        cast(Table, model.__table__) for model in (LedgerEntry, Balance, DailyRollup)
+    )
+    # The inserts take their values from the parameters' names (the columns').
+    entry = insert(entries).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(entries.c.id)
+    change = (
+        update(balances)
+        .where(balances.c.account_id == bindparam("account"))
+        .values(balance=balances.c.balance + bindparam("amount"), updated_at=bindparam("at"))
+    )
+    limited_change = change.where(balances.c.balance + bindparam("amount") >= -balances.c.overdraft)
+    rollup = insert(rollups)
+    rollup = rollup.on_conflict_do_update(
+        index_elements=["account_id", "day", "app", "job", "kind"],
+        set_={"count": rollups.c.count + 1, "amount": rollups.c.amount + rollup.excluded.amount},
+    )
+    return _Statements(entry, change, limited_change, rollup)
 
 
 def balance_of(session: Session, account_id: int) -> tuple[int, int]:
