@@ -11,9 +11,9 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -80,6 +80,28 @@ class ScheduledRun:
             source=str(kwargs.get("source", "schedule")),
             skipped_slots=int(kwargs.get("skipped", 0)),
         )
+
+
+_TABLE = cast(Table, Execution.__table__)
+_INSERT = _TABLE.insert()
+_UPDATE = _TABLE.update().where(_TABLE.c.id == bindparam("execution_id"))
+
+
+def insert_row(session: Session, row: dict[str, Any]) -> int:
+    """Insert one execution from its column values (in the session's transaction); its id.
+
+    A Core statement built once: no ORM flush, and the column defaults still apply. Raises
+    IntegrityError when the row's ``slot_key`` is recorded already.
+    """
+    result = session.connection().execute(_INSERT, row)
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def update_row(session: Session, execution_id: int, values: dict[str, Any]) -> None:
+    """Set these columns of one execution (in the session's transaction)."""
+    session.connection().execute(_UPDATE, {"execution_id": execution_id, **values})
 
 
 def insert_scheduled(session: Session, run: ScheduledRun, fields: dict[str, Any]) -> Execution | None:

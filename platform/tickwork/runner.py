@@ -33,11 +33,13 @@ from typing import Any, TypeVar
 
 from redis import Redis
 from rq import get_current_job
+from rq.job import Job
 from sqlalchemy import Executable, and_, bindparam, exists, select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, aliased, defer, sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from billing.ledger import charged_for
+from billing import MICRO_PER_CREDIT
+from billing.ledger import LimitExceeded, Posting, charged_for, post
 from tickwork import clock, executions, notices
 from tickwork.billing_meter import LedgerMeter, rates_from
 from tickwork.bundles import AppBundle, isolated_job_function, parse_bundle
@@ -50,7 +52,7 @@ from tickwork.context.settings_store import SecretBox, SettingsMapping, load_env
 from tickwork.context.sms import SmsSender
 from tickwork.db import session_factory
 from tickwork.executions import ScheduledRun
-from tickwork.metering import InsufficientCredits, Meter, UsageRecorder
+from tickwork.metering import InsufficientCredits, Meter, UsageRecorder, empty_usage
 from tickwork.models import (
     Account,
     App,
@@ -87,15 +89,59 @@ def worker_name() -> str:
     return str(name or f"{socket.gethostname()}.{os.getpid()}")
 
 
+@dataclass(frozen=True)
+class JobInfo:
+    """What the runner needs of the RQ job it runs for."""
+
+    id: str | None
+    enqueued_at: datetime | None
+    worker: str
+
+
+@dataclass(frozen=True)
+class TargetApp:
+    id: int
+    slug: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class TargetVersion:
+    id: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class TargetSchedule:
+    overlap: str
+    timeout: int
+    credits: int
+    retries: int
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TargetInstallation:
+    id: int
+    is_on: bool
+
+
+@dataclass(frozen=True)
+class TargetAccount:
+    id: int
+    name: str
+    is_active: bool
+
+
 @dataclass
 class Target:
     """Everything about the (app, job, account) an execution is for, read at its start."""
 
-    app: App
-    version: AppVersion | None
-    schedule: JobSchedule | None
-    installation: Installation | None
-    account: Account
+    app: TargetApp
+    version: TargetVersion | None
+    schedule: TargetSchedule | None
+    installation: TargetInstallation | None
+    account: TargetAccount
     owner_email: str | None = None
     owner_phone: str | None = None
     has_settings: bool = True  # False: the installation has no env or secrets to read
@@ -111,17 +157,52 @@ class Target:
             fields["params"] = dict(self.schedule.params)
         return fields
 
-    def fill(self, execution: Execution) -> None:
-        for name, value in self.run_fields(execution.source, execution.params).items():
-            setattr(execution, name, value)
+
+@dataclass
+class Started:
+    """An execution recorded as running, its mark taken and its base charged: ready to run."""
+
+    id: int
+    app_id: int
+    job: str
+    account_id: int
+    source: str
+    scheduled_for: datetime
+    params: dict[str, Any]
+    attempts: int
+    target: Target
+    charged: int | None  # micro-credits charged at the start; None: ask the ledger at the end
 
 
 def execute(**kwargs: Any) -> None:
     """The RQ entry point: a scheduled slot (the job id is its key), or ``execution=`` a recorded run."""
+    job = get_current_job()
+    info = JobInfo(
+        id=job.id if job is not None else None,
+        enqueued_at=job.enqueued_at if job is not None else None,
+        worker=worker_name(),
+    )
+    marks: list[tuple[str, int]] = []
+    redis = connection()
+    try:
+        _runner(redis).run(kwargs, info, marks)
+    finally:
+        for key, holder in marks:
+            release_mark(redis, key, holder)
+
+
+def execute_job(job: Job, worker: str, marks: list[tuple[str, int]]) -> None:
+    """``execute`` for ``tickwork.worker.TickworkWorker``, which releases the overlap ``marks``
+    left in the list (with the job's own bookkeeping, in one Redis call)."""
+    info = JobInfo(id=job.id, enqueued_at=job.enqueued_at, worker=worker)
+    _runner(connection()).run(job.kwargs, info, marks)
+
+
+def _runner(redis: Redis) -> Runner:
     settings = get_settings()
     sessions = session_factory()
     meter = UsageRecorder(inner=LedgerMeter(sessions, rates_from(str(settings.rates_file))))
-    Runner(settings, sessions, connection(), meter).run(kwargs)
+    return Runner(settings, sessions, redis, meter)
 
 
 class Runner:
@@ -133,51 +214,90 @@ class Runner:
         self.redis = redis
         self.meter = meter
 
-    # --- 1. record ---------------------------------------------------------------------------
-
-    def run(self, kwargs: dict[str, Any]) -> None:
-        with self.sessions() as session:
-            started = _waiting_for_database(session, lambda: self._start(session, kwargs))
-            if started is None:
-                return
-            self._run_started(session, *started)
-
-    def _start(self, session: Session, kwargs: dict[str, Any]) -> tuple[Execution, Target] | None:
-        now = clock.now()
-        job = get_current_job()
-        started = {
-            "started_at": now,
-            "worker": worker_name(),
-            "rq_job_id": job.id if job is not None else None,
-        }
-        if "execution" in kwargs:
-            execution_id = int(kwargs["execution"])
-            claimed = executions.claim(session, execution_id, started)
-            if claimed is None:
-                original = session.get(Execution, execution_id)
-                if original is not None:
-                    executions.record_skip(session, _copy_of(original), "duplicate", parent_id=original.id)
-                return None
-            target = _load_target(session, claimed.app_id, claimed.job, claimed.account_id)
-            target.fill(claimed)
-            return claimed, target
-
+    def run(
+        self, kwargs: dict[str, Any], job: JobInfo | None = None, marks: list[tuple[str, int]] | None = None
+    ) -> None:
+        """Run one RQ job's execution. Overlap marks taken are appended to ``marks`` for the
+        caller to release once the run is over (released here when ``marks`` is not given)."""
         if job is None:
-            raise RuntimeError("a scheduled run is only executed by an RQ worker (its job id is its key)")
-        run = ScheduledRun.from_job(job.id, kwargs)
-        enqueued_at = job.enqueued_at if job is not None else None
-        # Read first, so the row is inserted complete and its insert is the start's only commit.
+            current = get_current_job()
+            job = JobInfo(
+                id=current.id if current is not None else None,
+                enqueued_at=current.enqueued_at if current is not None else None,
+                worker=worker_name(),
+            )
+        if marks is None:
+            taken: list[tuple[str, int]] = []
+            try:
+                self.run(kwargs, job, taken)
+            finally:
+                for key, holder in taken:
+                    release_mark(self.redis, key, holder)
+            return
+        with self.sessions() as session:
+            started = _waiting_for_database(session, lambda: self._start(session, kwargs, job, marks))
+            if started is not None:
+                self._run(session, started)
+
+    # --- 1 to 3. record, check, mark and charge: one transaction -----------------------------
+
+    def _start(
+        self, session: Session, kwargs: dict[str, Any], job: JobInfo, marks: list[tuple[str, int]]
+    ) -> Started | None:
+        """Record the execution as started (or skipped, with its reason), take its overlap mark
+        and charge its base, all committed together; the run to go on with, or None.
+
+        A scheduled slot is inserted under its unique key (a duplicate delivery loses and is
+        recorded as such); a manual, follow-up or retried run is claimed with a conditional
+        update. Safe to repeat after a database error: nothing is kept of a failed attempt
+        (its mark is given back here, its transaction rolled back).
+        """
+        taken = len(marks)
+        try:
+            if "execution" in kwargs:
+                return self._start_claimed(session, int(kwargs["execution"]), job, marks)
+            if job.id is None:
+                raise RuntimeError("a scheduled run is only executed by an RQ worker (its job id is its key)")
+            return self._start_scheduled(session, ScheduledRun.from_job(job.id, kwargs), job, marks)
+        except BaseException:
+            session.rollback()
+            for key, holder in marks[taken:]:
+                release_mark(self.redis, key, holder)
+            del marks[taken:]
+            raise
+
+    def _start_scheduled(
+        self, session: Session, run: ScheduledRun, job: JobInfo, marks: list[tuple[str, int]]
+    ) -> Started | None:
+        now = clock.now()
+        # Read first, so the row is inserted complete (a SELECT opens no write transaction).
         target = _load_target(session, run.app_id, run.job, run.account_id)
-        fields = {
-            **started,
-            "status": "running",
+        row: dict[str, Any] = {
+            "slot_key": run.key,
+            "app_id": run.app_id,
+            "job": run.job,
+            "account_id": run.account_id,
+            "source": run.source,
+            "scheduled_for": run.slot,
+            "skipped_slots": run.skipped_slots,
+            "started_at": now,
+            "worker": job.worker,
+            "rq_job_id": job.id,
+            "enqueued_at": _aware(job.enqueued_at),
             "attempts": 1,
-            "enqueued_at": _aware(enqueued_at),
+            "params": {},
             **target.run_fields(run.source, None),
         }
-        inserted = executions.insert_scheduled(session, run, fields)
-        if inserted is None:
-            original = session.scalar(select(Execution).where(Execution.slot_key == run.key))
+        reason = _skip_reason(target)
+        if reason is not None:
+            row.update(status="skipped", skip_reason=reason, finished_at=now, duration_ms=0)
+        else:
+            row["status"] = "running"
+        try:
+            execution_id = executions.insert_row(session, row)
+        except IntegrityError:  # the slot is recorded already: this delivery is a duplicate
+            session.rollback()
+            original = session.scalar(select(Execution.id).where(Execution.slot_key == run.key))
             base = {
                 "app_id": run.app_id,
                 "job": run.job,
@@ -185,65 +305,96 @@ class Runner:
                 "source": run.source,
                 "scheduled_for": run.slot,
             }
-            executions.record_skip(session, base, "duplicate", parent_id=original.id if original else None)
+            executions.record_skip(session, base, "duplicate", parent_id=original)
             return None
-        return inserted, target
+        if reason is not None:
+            session.commit()
+            return None
+        started = Started(
+            id=execution_id, app_id=run.app_id, job=run.job, account_id=run.account_id,
+            source=run.source, scheduled_for=run.slot, params=row["params"], attempts=1,
+            target=target, charged=None,
+        )  # fmt: skip
+        return self._mark_and_charge(session, started, marks)
 
-    # --- 2. checks ---------------------------------------------------------------------------
-
-    def _run_started(self, session: Session, execution: Execution, target: Target) -> None:
+    def _start_claimed(
+        self, session: Session, execution_id: int, job: JobInfo, marks: list[tuple[str, int]]
+    ) -> Started | None:
+        fields = {"started_at": clock.now(), "worker": job.worker, "rq_job_id": job.id}
+        claimed = executions.claim(session, execution_id, fields)
+        if claimed is None:
+            original = session.get(Execution, execution_id)
+            if original is not None:
+                executions.record_skip(session, _copy_of(original), "duplicate", parent_id=original.id)
+            return None
+        target = _load_target(session, claimed.app_id, claimed.job, claimed.account_id)
+        filled = target.run_fields(claimed.source, claimed.params)
+        params = filled.get("params", claimed.params or {})
         reason = _skip_reason(target)
         if reason is not None:
-            self._finish_skipped(session, execution, reason)
-            return
-        assert target.schedule is not None and target.version is not None
-        overlap_key = None
-        if target.schedule.overlap == "skip":
-            overlap_key = OVERLAP_KEY.format(
-                app=execution.app_id, job=execution.job, account=execution.account_id
-            )
-            ttl = target.schedule.timeout + OVERLAP_GRACE_SECONDS
-            if not self.redis.set(overlap_key, execution.id, nx=True, ex=ttl):
-                holder = self.redis.get(overlap_key)
-                if holder is None or int(holder) != execution.id:
-                    self._finish_skipped(session, execution, "overlap")
-                    return
-        try:
-            self._charge_and_run(session, execution, target)
-        finally:
-            if overlap_key is not None:
-                _release(self.redis, overlap_key, execution.id)
-
-    # --- 3 and 4. charge and run -------------------------------------------------------------
-
-    def _charge_and_run(self, session: Session, execution: Execution, target: Target) -> None:
-        assert target.schedule is not None and target.version is not None
-        try:
-            credits = target.schedule.credits
-            _waiting_for_database(  # the charge's idempotency key makes a repeat a no-op
-                session,
-                lambda: self.meter.base(
-                    key=f"base:{execution.id}",
-                    account_id=execution.account_id,
-                    execution_id=execution.id,
-                    app_id=execution.app_id,
-                    job=execution.job,
-                    credits=credits,
-                ),
-            )
-        except InsufficientCredits:
-            self._finish_skipped(session, execution, "insufficient_credits")
-            try:
-                notices.out_of_credits(
-                    self.sessions, self.settings, execution.account_id, target.app.slug, execution.job
-                )
-            except Exception:  # a notice that cannot go out must not fail the run's record
-                log.exception("could not tell account %s it is out of credits", execution.account_id)
-            return
-        if session.in_transaction():  # a claimed run's fields; a scheduled run's row is complete already
+            executions.update_row(session, claimed.id, {**filled, **_skipped(reason)})
             session.commit()
+            return None
+        executions.update_row(session, claimed.id, filled)
+        started = Started(
+            id=claimed.id, app_id=claimed.app_id, job=claimed.job, account_id=claimed.account_id,
+            source=claimed.source, scheduled_for=claimed.scheduled_for, params=params,
+            attempts=claimed.attempts, target=target, charged=None,
+        )  # fmt: skip
+        return self._mark_and_charge(session, started, marks)
 
-        bundle = _bundle_of(target.app, target.version)
+    def _mark_and_charge(
+        self, session: Session, run: Started, marks: list[tuple[str, int]]
+    ) -> Started | None:
+        """In the open transaction that recorded the run: its overlap mark, then its base charge."""
+        target = run.target
+        assert target.schedule is not None
+        if target.schedule.overlap == "skip":
+            key = OVERLAP_KEY.format(app=run.app_id, job=run.job, account=run.account_id)
+            ttl = target.schedule.timeout + OVERLAP_GRACE_SECONDS
+            if not self.redis.set(key, run.id, nx=True, ex=ttl):
+                holder = self.redis.get(key)
+                if holder is None or int(holder) != run.id:  # a retry holds its own mark already
+                    executions.update_row(session, run.id, _skipped("overlap"))
+                    session.commit()
+                    return None
+            marks.append((key, run.id))
+        credits = target.schedule.credits
+        key = f"base:{run.id}"
+        ledger = _ledger_of(self.meter)
+        try:
+            if ledger is None:  # another meter: it charges in its own transaction
+                session.commit()
+                self.meter.base(
+                    key=key, account_id=run.account_id, execution_id=run.id, app_id=run.app_id,
+                    job=run.job, credits=credits,
+                )  # fmt: skip
+            else:  # the ledger's meter: the charge is in this transaction, committed with the start
+                posting = Posting(
+                    key=key, account_id=run.account_id, kind="execution", amount=-credits * MICRO_PER_CREDIT,
+                    at=clock.now(), app=target.app.slug, job=run.job, execution_id=run.id,
+                    detail={"credits": credits},
+                )  # fmt: skip
+                _entry, new = post(session, posting)
+                if new and run.attempts == 1:
+                    run.charged = credits * MICRO_PER_CREDIT
+                session.commit()
+        except (InsufficientCredits, LimitExceeded):
+            executions.update_row(session, run.id, _skipped("insufficient_credits"))
+            session.commit()
+            try:
+                notices.out_of_credits(self.sessions, self.settings, run.account_id, target.app.slug, run.job)
+            except Exception:  # a notice that cannot go out must not fail the run's record
+                log.exception("could not tell account %s it is out of credits", run.account_id)
+            return None
+        return run
+
+    # --- 4. run ------------------------------------------------------------------------------
+
+    def _run(self, session: Session, run: Started) -> None:
+        target = run.target
+        assert target.schedule is not None and target.version is not None
+        bundle = _bundle_of(session, target.app, target.version)
         timeout = target.schedule.timeout
         capture = LogCapture()
         started = time.monotonic()
@@ -254,11 +405,11 @@ class Runner:
             try:
                 with deadline(timeout) as ends_at:
                     if _current_hook is not None:
-                        _current_hook(execution.id, time.monotonic() + timeout)
-                    function = isolated_job_function(bundle, execution.job)
-                    context = self._context(session, data_session, execution, target, logger, ends_at)
+                        _current_hook(run.id, time.monotonic() + timeout)
+                    function = isolated_job_function(bundle, run.job)
+                    context = self._context(session, data_session, run, logger, ends_at)
                     try:
-                        result = function(context, **copy.deepcopy(execution.params or {}))
+                        result = function(context, **copy.deepcopy(run.params or {}))
                     finally:
                         context.http.close()
                 outcome = "succeeded"
@@ -272,50 +423,51 @@ class Runner:
                 data_session.rollback()  # anything a job left uncommitted is not kept
         logs = capture.text()
         _waiting_for_database(
-            session, lambda: self._finish(session, execution, target, outcome, error, result, logs, started)
+            session, lambda: self._finish(session, run, outcome, error, result, logs, started)
         )
 
     def _context(
         self,
         session: Session,
         data_session: Session,
-        execution: Execution,
-        target: Target,
+        run: Started,
         logger: logging.Logger,
         ends_at: float,
     ) -> JobContext:
-        account_id, app_id = execution.account_id, execution.app_id
+        target = run.target
+        account_id, app_id = run.account_id, run.app_id
         env: Mapping[str, str] = {}
         secrets: Mapping[str, str] = {}
         if target.installation is not None:
             box = _secret_box(self.settings.secret_key)
             if target.has_settings:
                 env, secrets = load_env(session, box, target.installation.id)
+                session.rollback()  # a read: no transaction stays open while the job runs
             else:  # what load_env gives for an installation without settings, without asking
                 env, secrets = SettingsMapping("variable", {}), SettingsMapping("secret", {}, box)
 
         def enqueue_follow_up(job: str, params: dict[str, Any] | None = None) -> int:
             return enqueue_run(
-                self.sessions, self.redis, app_id=execution.app_id, job=job, account_id=execution.account_id,
-                source="followup", params=params, parent_id=execution.id,
+                self.sessions, self.redis, app_id=app_id, job=job, account_id=account_id,
+                source="followup", params=params, parent_id=run.id,
             )  # fmt: skip
 
         return JobContext(
             account=_account_info(target),
             app=target.app.slug,
-            job=execution.job,
-            execution_id=execution.id,
-            scheduled_for=execution.scheduled_for,
-            source=execution.source,
+            job=run.job,
+            execution_id=run.id,
+            scheduled_for=run.scheduled_for,
+            source=run.source,
             data_session=data_session,
-            state=AppState(self.sessions, execution.app_id, execution.account_id),
+            state=AppState(self.sessions, app_id, account_id),
             email=EmailSender(
                 self.sessions,
                 self.settings,
                 self.meter,
                 account_id=account_id,
                 app_id=app_id,
-                execution_id=execution.id,
+                execution_id=run.id,
             ),
             sms=SmsSender(
                 self.sessions,
@@ -323,7 +475,7 @@ class Runner:
                 self.meter,
                 account_id=account_id,
                 app_id=app_id,
-                execution_id=execution.id,
+                execution_id=run.id,
             ),
             ai=AIClient(
                 self.sessions,
@@ -331,7 +483,7 @@ class Runner:
                 self.meter,
                 account_id=account_id,
                 app_id=app_id,
-                execution_id=execution.id,
+                execution_id=run.id,
             ),
             http=HttpClient(allow_private=self.settings.http_allow_private),
             env=env,
@@ -346,48 +498,52 @@ class Runner:
     def _finish(
         self,
         session: Session,
-        execution: Execution,
-        target: Target,
+        run: Started,
         outcome: str,
         error: str | None,
         result: Any,
         logs: str,
         started: float,
     ) -> None:
-        assert target.schedule is not None
-        now = clock.now()
-        execution.logs = logs
-        execution.usage = _usage_of(self.meter)
-        execution.credits_charged = charged_for(session, execution.id)
-        execution.duration_ms = int((time.monotonic() - started) * 1000)
+        """The outcome in one UPDATE; a failure with retries left is queued again."""
+        schedule = run.target.schedule
+        assert schedule is not None
+        usage = _usage_of(self.meter)
+        charged = run.charged
+        if charged is None or usage != empty_usage():  # usage was charged too, or a retry: ask the ledger
+            charged = charged_for(session, run.id)
+        values: dict[str, Any] = {
+            "logs": logs,
+            "usage": usage,
+            "credits_charged": charged,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        retry = False
         if outcome == "succeeded":
-            execution.status = "succeeded"
-            execution.result = executions.capped_result(result)
-            execution.error = None
-            execution.finished_at = now
-            session.commit()
-            return
-        execution.error = error
-        if execution.attempts <= target.schedule.retries:
-            execution.status = "queued"
-            session.commit()
-            schedule_retry(self.redis, execution.id, execution.attempts, self.settings.retry_backoff_seconds)
-            return
-        execution.status = outcome
-        execution.finished_at = now
+            result = executions.capped_result(result)
+            values.update(status="succeeded", result=result, error=None, finished_at=clock.now())
+        elif run.attempts <= schedule.retries:
+            values.update(status="queued", error=error)
+            retry = True
+        else:
+            values.update(status=outcome, error=error, finished_at=clock.now())
+        executions.update_row(session, run.id, values)
         session.commit()
-
-    def _finish_skipped(self, session: Session, execution: Execution, reason: str) -> None:
-        now = clock.now()
-        execution.status = "skipped"
-        execution.skip_reason = reason
-        execution.finished_at = now
-        execution.duration_ms = 0
-        session.commit()
+        if retry:
+            schedule_retry(self.redis, run.id, run.attempts, self.settings.retry_backoff_seconds)
 
 
-DATABASE_WAIT_SECONDS = 300.0  # an unreachable database: how long a run waits to record itself
-T = TypeVar("T")
+def _skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "skip_reason": reason, "finished_at": clock.now(), "duration_ms": 0}
+
+
+def _ledger_of(meter: Meter) -> LedgerMeter | None:
+    """The ledger meter behind ``meter`` when the base can be charged in the runner's transaction."""
+    if isinstance(meter, LedgerMeter):
+        return meter
+    if isinstance(meter, UsageRecorder) and isinstance(meter.inner, LedgerMeter):
+        return meter.inner
+    return None
 
 
 DATABASE_WAIT_SECONDS = 300.0  # an unreachable database: how long a run waits to record itself
@@ -434,7 +590,10 @@ def _skip_reason(target: Target) -> str | None:
 
 
 def _target_query() -> Executable:
-    """The query behind ``_load_target``, built once: building it costs more than running it."""
+    """The query behind ``_load_target``, built once: building it costs more than running it.
+
+    Plain columns, not ORM entities: loading five entities a run cost more than the query.
+    """
     owner = aliased(User, name="owner")
     first_owner = (
         select(User.id)
@@ -448,7 +607,27 @@ def _target_query() -> Executable:
         exists().where(InstallationSetting.installation_id == Installation.id).correlate(Installation)
     )
     return (
-        select(App, Account, Installation, JobSchedule, AppVersion, owner.email, owner.phone, has_settings)
+        select(
+            App.id,
+            App.slug,
+            App.enabled,
+            Account.id,
+            Account.name,
+            Account.status,
+            Installation.id,
+            Installation.schedule_status,
+            JobSchedule.id,
+            JobSchedule.overlap,
+            JobSchedule.timeout,
+            JobSchedule.credits,
+            JobSchedule.retries,
+            JobSchedule.params,
+            AppVersion.id,
+            AppVersion.checksum,
+            owner.email,
+            owner.phone,
+            has_settings,
+        )  # fmt: skip
         .select_from(App)
         .join(Account, Account.id == bindparam("account_id"))
         .outerjoin(Installation, and_(Installation.app_id == App.id, Installation.account_id == Account.id))
@@ -456,7 +635,6 @@ def _target_query() -> Executable:
         .outerjoin(AppVersion, AppVersion.id == App.active_version_id)
         .outerjoin(owner, owner.id == first_owner)
         .where(App.id == bindparam("app_id"))
-        .options(defer(AppVersion.manifest), defer(AppVersion.code))
     )
 
 
@@ -471,15 +649,27 @@ def _load_target(session: Session, app_id: int, job: str, account_id: int) -> Ta
     without any costs no query for its env and secrets.
     """
     params = {"app_id": app_id, "job": job, "account_id": account_id}
-    row = session.execute(_TARGET, params).first()
+    row = session.connection().execute(_TARGET, params).first()
     assert row is not None, f"no app {app_id} or no account {account_id}"
-    app, account, installation, schedule, version, owner_email, owner_phone, settings = row
+    (
+        app_id, slug, enabled, account_id, name, status, installation_id, schedule_status,
+        schedule_id, overlap, timeout, credits, retries, schedule_params, version_id, checksum,
+        owner_email, owner_phone, settings,
+    ) = row  # fmt: skip
     return Target(
-        app=app,
-        version=version,
-        schedule=schedule,
-        installation=installation,
-        account=account,
+        app=TargetApp(app_id, slug, bool(enabled)),
+        version=TargetVersion(version_id, checksum) if version_id is not None else None,
+        schedule=(
+            TargetSchedule(overlap, timeout, credits, retries, schedule_params or {})
+            if schedule_id is not None
+            else None
+        ),
+        installation=(
+            TargetInstallation(installation_id, schedule_status == "on")
+            if installation_id is not None
+            else None
+        ),
+        account=TargetAccount(account_id, name, status == "active"),
         owner_email=owner_email,
         owner_phone=owner_phone,
         has_settings=bool(settings),
@@ -495,7 +685,7 @@ def _bundle(slug: str, version_id: int, manifest: str, code: str) -> AppBundle:
 _bundles: dict[tuple[str, int, str], AppBundle] = {}
 
 
-def _bundle_of(app: App, version: AppVersion) -> AppBundle:
+def _bundle_of(session: Session, app: TargetApp, version: TargetVersion) -> AppBundle:
     """The version's bundle; its manifest and code are read from the database once per process.
 
     Keyed by the version's checksum too, so a reused id (a database emptied and filled again)
@@ -504,9 +694,13 @@ def _bundle_of(app: App, version: AppVersion) -> AppBundle:
     key = (app.slug, version.id, version.checksum)
     bundle = _bundles.get(key)
     if bundle is None:
+        manifest, code = session.execute(
+            select(AppVersion.manifest, AppVersion.code).where(AppVersion.id == version.id)
+        ).one()
+        session.rollback()  # a read: no transaction stays open while the job runs
         if len(_bundles) >= 512:
             _bundles.clear()
-        bundle = _bundles[key] = _bundle(app.slug, version.id, version.manifest, version.code)
+        bundle = _bundles[key] = _bundle(app.slug, version.id, manifest, code)
     return bundle
 
 
@@ -552,7 +746,8 @@ return 0
 """
 
 
-def _release(redis: Redis, key: str, execution_id: int) -> None:
+def release_mark(redis: Redis, key: str, execution_id: int) -> None:
+    """Give up an overlap mark if this execution still holds it."""
     redis.eval(_RELEASE, 1, key, str(execution_id))
 
 
@@ -596,4 +791,7 @@ def enqueue_run(
     return execution_id
 
 
-__all__ = ["QUEUE_NAME", "Runner", "enqueue_run", "execute", "schedule_retry", "set_current_hook"]
+__all__ = [
+    "QUEUE_NAME", "Runner", "enqueue_run", "execute", "execute_job", "release_mark", "schedule_retry",
+    "set_current_hook",
+]  # fmt: skip
