@@ -11,9 +11,21 @@ times that speed by splitting it into its parts:
   reach is SIGKILLed by the supervisor, which watches every process's deadline, once it is
   past it by the hard-kill grace (``TICKWORK_HARD_KILL_GRACE`` seconds, default 10); the
   execution is then retried or recorded as timed out;
-- a crash or a leak: each process is an RQ ``SimpleWorker`` that is replaced after
-  ``max_jobs`` executions, or at once when it dies; the execution it was running is
-  retried or failed (``tickwork.recovery``), never left ``running``.
+- a crash or a leak: each process is an RQ worker (``TickworkWorker``, a ``SimpleWorker``)
+  that is replaced after ``max_jobs`` executions, or at once when it dies; the execution it
+  was running is retried or failed (``tickwork.recovery``), never left ``running``.
+
+RQ's bookkeeping, in two round trips a job. RQ's ``SimpleWorker`` loop makes ~27 Redis round
+trips per job (heartbeats, states, an execution record, registries, a result, counters),
+kept for results and monitoring that Tickwork keeps in its database. ``TickworkWorker``
+runs the jobs that call ``tickwork.runner.execute`` and use no other RQ feature with one Lua
+call to take a job (pop it, fetch its hash, mark it started, add it to RQ's started registry
+and mark the worker busy, atomically, so a job is never popped without being registered) and
+one to finish it (delete the job, leave the registry, count it on the worker and release
+the run's overlap mark). RQ's keys and formats throughout: ``rq info`` shows the queue, the
+workers (busy or idle, jobs finished and failed) and the started registry; RQ's maintenance
+(abandoned jobs, the scheduler, suspension, stop commands) works unchanged. Any other job,
+and a job whose runner raises, takes RQ's own code path.
 
 The supervisor forks ``processes`` such workers and restarts any that exits early. In
 ``--burst`` mode each worker exits once the queue is empty and the supervisor with them.
@@ -28,13 +40,22 @@ import os
 import signal
 import socket
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-from rq import SimpleWorker
+import redis
+from redis.commands.core import Script
+from rq import Queue, SimpleWorker
+from rq.defaults import DEFAULT_WORKER_TTL
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
+from rq.suspension import WORKERS_SUSPENDED
+from rq.utils import current_timestamp, now, utcformat
+from rq.worker.base import StopRequested, WorkerStatus
 
 from tickwork import db, queues, recovery, runner
 from tickwork.errors import ConfigError
@@ -95,12 +116,263 @@ def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int)
 
     runner.set_current_hook(mark)
     connection = queues.connection()
-    worker = SimpleWorker(
+    worker = TickworkWorker(
         [queues.job_queue(connection)],
         connection=connection,
         name=f"tickwork.{socket.gethostname()}.{os.getpid()}",
     )
     worker.work(burst=burst, max_jobs=max_jobs, with_scheduler=True, logging_level="WARNING")
+
+
+# Take the next job: pop it (or, with ARGV[6] set, claim a job RQ moved to the intermediate
+# queue), fetch its hash, mark it started, register it in RQ's started registry and mark the
+# worker busy. Returns false when the queue is empty, {'suspended'} when `rq suspend` is on,
+# else the job id followed by its hash's fields and values.
+_TAKE = """
+-- KEYS: queue, started registry, worker, suspension flag, intermediate queue
+-- ARGV: job key prefix, registry score, now, worker name, worker key ttl, claimed id or '',
+--       execution token
+if ARGV[6] == '' and redis.call('EXISTS', KEYS[4]) == 1 then return {'suspended'} end
+while true do
+    local id
+    if ARGV[6] ~= '' then
+        id = ARGV[6]
+        redis.call('LREM', KEYS[5], 1, id)
+    else
+        id = redis.call('LPOP', KEYS[1])
+    end
+    if not id then
+        redis.call('HSET', KEYS[3], 'state', 'idle', 'last_heartbeat', ARGV[3])
+        redis.call('EXPIRE', KEYS[3], ARGV[5])
+        return false
+    end
+    local key = ARGV[1] .. id
+    local fields = redis.call('HGETALL', key)
+    if #fields > 0 then
+        redis.call('HSET', key, 'status', 'started', 'started_at', ARGV[3], 'last_heartbeat', ARGV[3],
+            'worker_name', ARGV[4])
+        redis.call('PERSIST', key)
+        redis.call('ZADD', KEYS[2], ARGV[2], id .. ':' .. ARGV[7])
+        redis.call('HSET', KEYS[3], 'state', 'busy', 'last_heartbeat', ARGV[3])
+        redis.call('EXPIRE', KEYS[3], ARGV[5])
+        table.insert(fields, 1, id)
+        return fields
+    end
+    if ARGV[6] ~= '' then return false end  -- the claimed job is gone
+end
+"""
+
+# A job done: delete it (result_ttl 0: nothing of it stays), leave the started registry, count
+# it on the worker and give up the run's overlap mark if the run still holds it.
+_DONE = """
+-- KEYS: job, started registry, worker, overlap mark (or any key when there is none)
+-- ARGV: registry member, now, working seconds, worker key ttl, mark holder or ''
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], 'state', 'idle', 'last_heartbeat', ARGV[2])
+redis.call('HINCRBY', KEYS[3], 'successful_job_count', 1)
+redis.call('HINCRBYFLOAT', KEYS[3], 'total_working_time', ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' and redis.call('GET', KEYS[4]) == ARGV[5] then redis.call('DEL', KEYS[4]) end
+return 1
+"""
+
+# Fields a job may carry and still take the lean path (any other non-empty field is an RQ
+# feature: dependencies, callbacks, retries, repeats, groups, meta, webhooks...).
+_LEAN_FIELDS = frozenset(
+    {
+        "status", "origin", "created_at", "enqueued_at", "started_at", "ended_at", "last_heartbeat",
+        "worker_name", "timeout", "result_ttl", "failure_ttl", "data", "description",
+    }
+)  # fmt: skip
+
+
+class TickworkWorker(SimpleWorker):
+    """An RQ ``SimpleWorker`` whose bookkeeping for a Tickwork run is two Lua calls (see above)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._take = Script(self.connection, _TAKE.encode())
+        self._done = Script(self.connection, _DONE.encode())
+        self._token = f"tw{os.getpid()}"
+        self._heartbeat_ttl = self.worker_ttl + 60
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def work(  # type: ignore[override]
+        self,
+        burst: bool = False,
+        logging_level: str | None = "WARNING",
+        max_jobs: int | None = None,
+        with_scheduler: bool = False,
+        **kwargs: Any,
+    ) -> bool:
+        """RQ's ``work`` loop with one Lua call to take each job (see ``_TAKE``)."""
+        if len(self.queues) != 1 or kwargs:
+            return bool(
+                super().work(
+                    burst=burst, logging_level=logging_level, max_jobs=max_jobs,
+                    with_scheduler=with_scheduler, **kwargs,
+                )
+            )  # fmt: skip
+        self.bootstrap(logging_level)
+        if with_scheduler:
+            self._start_scheduler(burst, logging_level)
+        self._install_signal_handlers()
+        queue = self.queues[0]
+        completed = 0
+        try:
+            while not self._stop_requested:
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                taken = self._take_job(queue, burst)
+                if taken is None:
+                    if burst:
+                        break
+                    continue
+                job, raw = taken
+                self.execute_job(job, queue, raw)
+                completed += 1
+                if max_jobs is not None and completed >= max_jobs:
+                    break
+        except StopRequested:
+            pass
+        except redis.exceptions.TimeoutError:
+            self.log.error("Worker %s: Redis connection timeout, quitting...", self.name)
+        finally:
+            self.teardown()
+        return bool(completed)
+
+    def _take_job(self, queue: Queue, burst: bool) -> tuple[Job, dict[str, bytes]] | None:
+        """The next job, taken (see ``_TAKE``); None when the queue is empty (or wait, unless burst)."""
+        # Busy while taking: a SIGTERM now waits for the job instead of dropping it popped.
+        self._state = WorkerStatus.BUSY
+        reply = self._run_take(queue, "")
+        if reply == [b"suspended"]:
+            self._state = WorkerStatus.IDLE
+            self.check_for_suspension(burst)  # RQ's: waits, or stops a burst worker
+            return None
+        if not reply and not burst:
+            self._state = WorkerStatus.IDLE
+            if self._stop_requested:
+                return None
+            try:  # RQ's blocking dequeue (into its intermediate queue), then claim that job
+                found = self.queue_class.lmove(self.connection, queue.key, self.dequeue_timeout)
+            except DequeueTimeout:
+                return None
+            self._state = WorkerStatus.BUSY
+            if found is None:
+                return None
+            reply = self._run_take(queue, found[1].decode() if isinstance(found[1], bytes) else str(found[1]))
+        if not reply:
+            self._state = WorkerStatus.IDLE
+            return None
+        job_id = reply[0].decode()
+        raw = dict(zip(reply[1::2], reply[2::2], strict=True))
+        job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+        job.restore(raw)
+        return job, {key.decode(): value for key, value in raw.items()}
+
+    def _run_take(self, queue: Queue, claimed: str) -> Any:
+        """``_TAKE``; while Redis is unreachable, tried again with RQ's backoff (as RQ's dequeue)."""
+        wait = 1.0
+        while True:
+            try:
+                return self._call_take(queue, claimed)
+            except redis.exceptions.ConnectionError as error:
+                self.log.error(
+                    "Worker %s: could not reach Redis (%s); trying again in %d s", self.name, error, wait
+                )
+                time.sleep(wait)
+                wait = min(wait * self.exponential_backoff_factor, self.max_connection_wait_time)
+
+    def _call_take(self, queue: Queue, claimed: str) -> Any:
+        stamp = utcformat(now())
+        return self._take(
+            keys=[
+                queue.key,
+                queue.started_job_registry.key,
+                self.key,
+                WORKERS_SUSPENDED,
+                f"{queue.key}:intermediate",
+            ],
+            args=[
+                self.job_class.redis_job_namespace_prefix,
+                current_timestamp() + DEFAULT_WORKER_TTL,  # as SimpleWorker for a job without timeout
+                stamp,
+                self.name,
+                self._heartbeat_ttl,
+                claimed,
+                self._token,
+            ],
+        )
+
+    # --- one job ---------------------------------------------------------------------------
+
+    def execute_job(self, job: Job, queue: Queue, raw: dict[str, bytes] | None = None) -> None:
+        """Run a taken job: the lean path for a plain Tickwork run, RQ's own for anything else."""
+        if raw is None or not _lean(job, raw):
+            if raw is not None:  # taken by _TAKE: RQ's path registers it its own way
+                self.connection.zrem(queue.started_job_registry.key, f"{job.id}:{self._token}")
+            super().execute_job(job, queue)
+            self._state = WorkerStatus.IDLE
+            return
+        started = time.monotonic()
+        marks: list[tuple[str, int]] = []
+        try:
+            try:
+                runner.execute_job(job, self.name, marks)
+            except Exception:
+                self._failed(job, queue, marks)
+                return
+            mark, holder = marks[-1] if marks else (job.key, 0)
+            self._finish_job(job, queue, started, mark, holder)
+            for mark, holder in marks[:-1]:
+                runner.release_mark(self.connection, mark, holder)
+        finally:
+            self._state = WorkerStatus.IDLE
+
+    def _finish_job(self, job: Job, queue: Queue, started: float, mark: str, holder: int) -> None:
+        """``_DONE``. If Redis is away the run is recorded all the same; RQ's maintenance fails
+        the job left started (and the overlap mark expires)."""
+        try:
+            self._done(
+                keys=[job.key, queue.started_job_registry.key, self.key, mark],
+                args=[
+                    f"{job.id}:{self._token}",
+                    utcformat(now()),
+                    round(time.monotonic() - started, 6),
+                    self._heartbeat_ttl,
+                    holder or "",
+                ],
+            )
+        except redis.exceptions.ConnectionError:
+            self.log.exception("Worker %s: could not record the end of job %s in Redis", self.name, job.id)
+
+    def _failed(self, job: Job, queue: Queue, marks: list[tuple[str, int]]) -> None:
+        """The runner itself raised (its database away for minutes, a bug): RQ's failure path."""
+        exc_string = traceback.format_exc()
+        self.log.error("Worker %s: job %s raised in the runner:\n%s", self.name, job.id, exc_string)
+        try:
+            for mark, holder in marks:
+                runner.release_mark(self.connection, mark, holder)
+            self.connection.zrem(queue.started_job_registry.key, f"{job.id}:{self._token}")
+            job.ended_at = now()
+            self.handle_job_failure(job, queue, exc_string=exc_string)  # the failed registry, a day
+        except Exception:
+            self.log.exception("Worker %s: could not record the failure of job %s", self.name, job.id)
+
+
+def _lean(job: Job, raw: dict[str, bytes]) -> bool:
+    """A plain Tickwork run: the runner's function, no result kept, no other RQ feature."""
+    if raw.get("result_ttl") != b"0":
+        return False
+    if any(value for field, value in raw.items() if field not in _LEAN_FIELDS):
+        return False
+    try:
+        return job.func_name == queues.RUNNER_FUNCTION and not job.args and job.instance is None
+    except Exception:  # undeserializable: RQ's own path reports it
+        return False
 
 
 class Supervisor:
