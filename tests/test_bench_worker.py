@@ -12,10 +12,15 @@ from tickwork.models import App, Execution
 
 def test_worker_benchmark_runs_every_job_on_our_path_and_on_rqs(redis_url: str, tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'bench.db'}"
-    result = run(jobs=50, redis_url=redis_url, database_url=database_url)
+    result = run(jobs=50, redis_url=redis_url, database_url=database_url, rounds=2)
 
     assert {"bench", "jobs", "executions_per_s", "baseline", "ratio_vs_rq_worker"} <= set(result)
     assert result["bench"] == "worker" and result["jobs"] == 50 and result["succeeded"] == 50
+    # Two interleaved rounds of 25 jobs a kind, each kind first in one of them; medians reported.
+    assert [figure["jobs"] for figure in result["rounds"]] == [25, 25]
+    assert [figure["order"][0] for figure in result["rounds"]] == ["tickwork", "rq_simpleworker"]
+    low, high = result["ratio_vs_rq_worker_range"]
+    assert low <= result["ratio_vs_rq_worker"] <= high
     assert set(result["baseline"]) == {"rq_worker_jobs_per_s", "rq_simpleworker_jobs_per_s"}
     for value in (
         result["executions_per_s"],

@@ -12,12 +12,23 @@ Baselines, in the same run on the same Redis: RQ's forking ``Worker`` and its
 ``SimpleWorker``, in burst mode, running ``tickwork.bench.trivial.noop`` (a bare module-level
 function) for the same number of jobs, queued the same way.
 
-Timing: each worker runs in a fresh process (``python -m tickwork.bench.worker KIND``) that
-times its jobs from the first one's start to the last one's end (around RQ's ``execute_job``),
-so interpreter start-up, imports, worker registration and RQ's teardown (up to a second
-joining its pub/sub thread) are left out for all three alike; ``work_seconds`` is the whole
-``work()`` call. For ours the span from the first execution's ``started_at`` to the last
-one's ``finished_at`` in the database is reported too (``db_span_executions_per_s``).
+Fairness. The machine may be shared (other test runs, two cores), so absolute rates move a
+lot from minute to minute; only ratios measured side by side mean anything:
+
+- every worker runs in a fresh process (``python -m tickwork.bench.worker KIND``) with the same
+  environment, the same Redis (flushed and filled the same way before each) and no pinning
+  unless asked;
+- the jobs are split into ``rounds`` (default 5); each round runs the three kinds one after
+  the other, in an order rotated every round, so a burst of load elsewhere hits all three
+  alike; each round's ratios are taken within the round, and the report gives the median
+  of the rounds (rates and ratios), with every round's figures under ``rounds``;
+- each worker process warms up first: its first ``warmup`` jobs (10%, at least 5) are run but
+  not timed; the rest are timed from the first timed job's start to the last job's end (RQ's
+  ``execute_job``, ours ``TickworkWorker.execute_job``), so interpreter start-up, imports,
+  worker registration and RQ's teardown (up to a second joining its pub/sub thread) are left
+  out for all three alike; ``work_seconds`` is the whole ``work()`` call. For ours the span
+  from the first execution's ``started_at`` to the last one's ``finished_at`` in the database
+  is reported too (``db_span_executions_per_s``, warm-up included).
 
 Unless given a database and a Redis, it uses a SQLite file in a temporary directory (what
 ``make run`` uses) and an embedded redis-server. A given Redis database is FLUSHed; a given
@@ -29,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,8 +75,8 @@ TRIVIAL_FUNCTION = "tickwork.bench.trivial.noop"
 KINDS = ("tickwork", "rq_simpleworker", "rq_worker")
 CHILD_TIMEOUT_SECONDS = 900
 TIMING = (
-    "per worker process, from its first job's start to its last job's end (RQ's execute_job): "
-    "process start-up, imports, worker registration and teardown left out for all three alike"
+    "per worker process, after a warm-up of 10% of its jobs, from the first timed job's start to the "
+    "last job's end (execute_job); rounds interleaved, medians of the rounds' rates and ratios"
 )
 
 MANIFEST = """\
@@ -173,8 +185,8 @@ def _worker_cpu() -> int | None:
     return cpus[-1] if len(cpus) >= 2 else None
 
 
-def _run_child(kind: str, jobs: int, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
-    command = [sys.executable, "-m", "tickwork.bench.worker", kind, str(jobs)]
+def _run_child(kind: str, jobs: int, warmup: int, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    command = [sys.executable, "-m", "tickwork.bench.worker", kind, str(jobs), str(warmup)]
     if cpu is not None:
         command += ["--cpu", str(cpu)]
     completed = subprocess.run(
@@ -186,62 +198,65 @@ def _run_child(kind: str, jobs: int, env: dict[str, str], cpu: int | None) -> di
     return result
 
 
-def _time_jobs(worker_class: type[Any]) -> dict[str, Any]:
-    """Note when the worker's first job starts and its last one ends (RQ's ``execute_job``)."""
-    span: dict[str, Any] = {"first": None, "last": None, "jobs": 0}
+def _time_jobs(worker_class: type[Any], warmup: int) -> dict[str, Any]:
+    """Note when the worker's first timed job starts and its last one ends (``execute_job``).
+
+    The first ``warmup`` jobs run untimed: the span starts with job ``warmup + 1``.
+    """
+    span: dict[str, Any] = {"first": None, "last": None, "jobs": 0, "timed": 0}
     original = worker_class.execute_job
 
     def execute_job(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if span["first"] is None:
+        timed = span["jobs"] >= warmup
+        if timed and span["first"] is None:
             span["first"] = time.perf_counter()
         try:
             return original(self, *args, **kwargs)
         finally:
-            span["last"] = time.perf_counter()
             span["jobs"] += 1
+            if timed:
+                span["last"] = time.perf_counter()
+                span["timed"] += 1
 
     setattr(worker_class, "execute_job", execute_job)  # noqa: B010  (a method patched on the class)
     return span
 
 
-def child_main(kind: str, jobs: int, cpu: int | None = None) -> dict[str, Any]:
-    """Run one burst worker of ``kind`` in this process; how long its jobs took, first to last."""
+def child_main(kind: str, jobs: int, warmup: int = 0, cpu: int | None = None) -> dict[str, Any]:
+    """Run one burst worker of ``kind`` in this process; how long its timed jobs took."""
     if cpu is not None:
         _pin(0, cpu)
     from rq import Queue, SimpleWorker, Worker
 
-    worker_class = Worker if kind == "rq_worker" else SimpleWorker
-    span = _time_jobs(worker_class)
     started = time.perf_counter()
     if kind == "tickwork":
-        import inspect
         import multiprocessing
 
         from tickwork import worker
 
+        span = _time_jobs(worker.TickworkWorker, warmup)
         # What the supervisor passes each worker process it starts (the bench process is its parent).
-        arguments: dict[str, Any] = {
-            "index": 0,
-            "slots": multiprocessing.get_context("fork").Array("d", 2, lock=False),
-            "burst": True,
-            "max_jobs": max(jobs, 1),
-        }
-        if "parent" in inspect.signature(worker._child_main).parameters:
-            arguments["parent"] = os.getppid()
+        slots = multiprocessing.get_context("fork").Array("d", 2, lock=False)
         started = time.perf_counter()
-        worker._child_main(**arguments)
+        worker._child_main(index=0, slots=slots, burst=True, max_jobs=max(jobs, 1), parent=os.getppid())
     else:
         import tickwork.bench.trivial  # noqa: F401  (imported up front, as ours imports the runner)
 
+        worker_class = Worker if kind == "rq_worker" else SimpleWorker
+        span = _time_jobs(worker_class, warmup)
         connection = redis.Redis.from_url(os.environ["REDIS_URL"])
         rq_worker = worker_class([Queue(QUEUE_NAME, connection=connection)], connection=connection)
         started = time.perf_counter()
         rq_worker.work(burst=True, logging_level="WARNING")
     work_seconds = time.perf_counter() - started
-    if span["jobs"] == 0:
-        return {"kind": kind, "jobs": 0, "seconds": 0.0, "work_seconds": work_seconds}
-    seconds = span["last"] - span["first"]
-    return {"kind": kind, "jobs": span["jobs"], "seconds": seconds, "work_seconds": work_seconds}
+    seconds = span["last"] - span["first"] if span["timed"] else 0.0
+    return {
+        "kind": kind,
+        "jobs": span["jobs"],
+        "timed_jobs": span["timed"],
+        "seconds": seconds,
+        "work_seconds": work_seconds,
+    }
 
 
 # --- the benchmark ----------------------------------------------------------------------------
@@ -268,16 +283,51 @@ def _check_executions(
     return seconds
 
 
-def _check_drained(client: redis.Redis, kind: str, job_keys: str) -> None:
-    """Every job ran and succeeded: none queued, none failed, no job hash left (result_ttl 0)."""
+def _check_drained(client: redis.Redis, kind: str) -> None:
+    """Every job ran and succeeded: no job, registry entry or execution left (result_ttl 0)."""
     failed = FailedJobRegistry(QUEUE_NAME, connection=client).count
+    started = StartedJobRegistry(QUEUE_NAME, connection=client).count
     queued = client.llen(f"rq:queue:{QUEUE_NAME}")
-    left = len(client.keys(job_keys))
-    if failed or queued or left:
-        raise RuntimeError(f"the {kind} worker left {queued} queued, {failed} failed, {left} job hashes")
+    left = len(client.keys("rq:job:*")) + len(client.keys("rq:execution*")) + len(client.keys("rq:results:*"))
+    if failed or started or queued or left:
+        raise RuntimeError(
+            f"the {kind} worker left {queued} queued, {started} started, {failed} failed, {left} job keys"
+        )
 
 
-def measure(jobs: int, redis_url: str, database_url: str, root: Path, pin: bool = False) -> dict[str, Any]:
+def _split(jobs: int, rounds: int) -> list[int]:
+    """``jobs`` in ``rounds`` near-equal parts."""
+    return [jobs // rounds + (1 if n < jobs % rounds else 0) for n in range(rounds)]
+
+
+def _warmup(jobs: int) -> int:
+    """Untimed jobs at the start of each worker process: 10%, at least 5, leaving some timed."""
+    return min(max(jobs // 10, 5), jobs // 2)
+
+
+def _round_figures(jobs: int, results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    rates = {kind: _per_second(result["timed_jobs"], result["seconds"]) for kind, result in results.items()}
+    return {
+        "jobs": jobs,
+        "order": list(results),
+        "executions_per_s": rates["tickwork"],
+        "rq_worker_jobs_per_s": rates["rq_worker"],
+        "rq_simpleworker_jobs_per_s": rates["rq_simpleworker"],
+        "ratio_vs_rq_worker": round(rates["tickwork"] / rates["rq_worker"], 2),
+        "ratio_vs_rq_simpleworker": round(rates["tickwork"] / rates["rq_simpleworker"], 2),
+        "work_seconds": {kind: round(result["work_seconds"], 3) for kind, result in results.items()},
+    }
+
+
+def measure(
+    jobs: int,
+    redis_url: str,
+    database_url: str,
+    root: Path,
+    pin: bool = False,
+    rounds: int = 5,
+) -> dict[str, Any]:
+    rounds = max(1, min(rounds, jobs))
     engine = make_engine(database_url)
     try:
         migrate.upgrade(engine)
@@ -287,8 +337,7 @@ def measure(jobs: int, redis_url: str, database_url: str, root: Path, pin: bool 
             account_ids = _accounts(session, app, min(ACCOUNTS, jobs))
             session.commit()
             app_id = app.id
-        runs = scheduled_runs(app_id, account_ids, jobs)
-        keys = [run.key for run in runs]
+        runs = scheduled_runs(app_id, account_ids, jobs)  # every round takes the next slots
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -298,48 +347,55 @@ def measure(jobs: int, redis_url: str, database_url: str, root: Path, pin: bool 
         env.setdefault("SECRET_KEY", "tickwork-bench-secret-key-not-for-production")
         cpu = _worker_cpu() if pin else None
         client = redis.Redis.from_url(redis_url)
+        figures: list[dict[str, Any]] = []
+        done = 0
         try:
-            _enqueue(
-                client,
-                [QueuedJob(key, run.job_kwargs(), -1) for key, run in zip(keys, runs, strict=True)],
-                RUNNER_FUNCTION,
-            )
-            ours = _run_child("tickwork", jobs, env, cpu)
-            _check_drained(client, "tickwork", "rq:job:s*")
-            span = _check_executions(sessions, app_id, account_ids, jobs)
-
-            baselines: dict[str, dict[str, Any]] = {}
-            for kind in ("rq_simpleworker", "rq_worker"):
-                _enqueue(client, [QueuedJob(f"b{n}", {}, -1) for n in range(jobs)], TRIVIAL_FUNCTION)
-                baselines[kind] = _run_child(kind, jobs, env, cpu)
-                _check_drained(client, kind, "rq:job:b*")
+            for number, count in enumerate(_split(jobs, rounds)):
+                batch = runs[done : done + count]
+                done += count
+                warmup = _warmup(count)
+                order = KINDS[number % len(KINDS) :] + KINDS[: number % len(KINDS)]
+                results: dict[str, dict[str, Any]] = {}
+                for kind in order:
+                    if kind == "tickwork":
+                        queued = [QueuedJob(run.key, run.job_kwargs(), -1) for run in batch]
+                        _enqueue(client, queued, RUNNER_FUNCTION)
+                    else:
+                        queued = [QueuedJob(f"b{n}", {}, -1) for n in range(count)]
+                        _enqueue(client, queued, TRIVIAL_FUNCTION)
+                    results[kind] = _run_child(kind, count, warmup, env, cpu)
+                    _check_drained(client, kind)
+                    if results[kind]["jobs"] != count:
+                        raise RuntimeError(f"the {kind} worker ran {results[kind]['jobs']} of {count} jobs")
+                figures.append(_round_figures(count, results))
             client.flushdb()
         finally:
             client.close()
+        span = _check_executions(sessions, app_id, account_ids, jobs)
     finally:
         engine.dispose()
 
-    for kind, result in (("tickwork", ours), *baselines.items()):
-        if result["jobs"] != jobs:
-            raise RuntimeError(f"the {kind} worker ran {result['jobs']} of {jobs} jobs")
-    ours_rate = _per_second(jobs, ours["seconds"])
-    worker_rate = _per_second(jobs, baselines["rq_worker"]["seconds"])
-    simple_rate = _per_second(jobs, baselines["rq_simpleworker"]["seconds"])
+    def median_of(name: str) -> float:
+        return round(statistics.median(figure[name] for figure in figures), 2)
+
     return {
         "bench": "worker",
         "jobs": jobs,
         "accounts": len(account_ids),
-        "executions_per_s": ours_rate,
-        "seconds": round(ours["seconds"], 3),
-        "work_seconds": round(ours["work_seconds"], 3),
+        "rounds": figures,
+        "executions_per_s": median_of("executions_per_s"),
         "db_span_executions_per_s": _per_second(jobs, span),
         "succeeded": jobs,
         "baseline": {
-            "rq_worker_jobs_per_s": worker_rate,
-            "rq_simpleworker_jobs_per_s": simple_rate,
+            "rq_worker_jobs_per_s": median_of("rq_worker_jobs_per_s"),
+            "rq_simpleworker_jobs_per_s": median_of("rq_simpleworker_jobs_per_s"),
         },
-        "ratio_vs_rq_worker": round(ours_rate / worker_rate, 2),
-        "ratio_vs_rq_simpleworker": round(ours_rate / simple_rate, 2),
+        "ratio_vs_rq_worker": median_of("ratio_vs_rq_worker"),
+        "ratio_vs_rq_simpleworker": median_of("ratio_vs_rq_simpleworker"),
+        "ratio_vs_rq_worker_range": [
+            min(figure["ratio_vs_rq_worker"] for figure in figures),
+            max(figure["ratio_vs_rq_worker"] for figure in figures),
+        ],
         "timing": TIMING,
         "database": database_url.split(":", 1)[0],
         "pinned_cpu": cpu,
@@ -355,12 +411,17 @@ def _driver_url(url: str) -> str:
 
 
 def run(
-    jobs: int = 2000, redis_url: str | None = None, database_url: str | None = None, pin: bool = False
+    jobs: int = 2000,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    pin: bool = False,
+    rounds: int = 5,
 ) -> dict[str, Any]:
     """The worker benchmark; an embedded Redis and a temporary SQLite file unless given.
 
-    ``pin`` puts the worker processes on the last CPU (and an embedded Redis on the first):
-    steadier figures on a quiet machine, worse ones when other work needs those CPUs.
+    ``jobs`` per kind in all, split into ``rounds``. ``pin`` puts the worker processes on the
+    last CPU (and an embedded Redis on the first): steadier figures on a quiet machine, worse
+    ones when other work needs those CPUs.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1: {jobs}")
@@ -368,19 +429,19 @@ def run(
         root = Path(directory)
         url = _driver_url(database_url) if database_url else f"sqlite:///{root / 'bench.db'}"
         if redis_url is not None:
-            return measure(jobs, redis_url, url, root, pin)
+            return measure(jobs, redis_url, url, root, pin, rounds)
         with EmbeddedRedis(root / "redis", appendonly=False) as server:
             if pin and server.process is not None and _worker_cpu() is not None:
                 _pin(server.process.pid, 0)  # Redis on one CPU, the worker on another
-            return measure(jobs, server.url, url, root, pin)
+            return measure(jobs, server.url, url, root, pin, rounds)
 
 
 def main(argv: list[str]) -> None:
-    kind, jobs = argv[0], int(argv[1])
+    kind, jobs, warmup = argv[0], int(argv[1]), int(argv[2])
     if kind not in KINDS:
         raise SystemExit(f"unknown worker kind {kind!r}; one of {', '.join(KINDS)}")
-    cpu = int(argv[3]) if len(argv) > 3 and argv[2] == "--cpu" else None
-    print(json.dumps(child_main(kind, jobs, cpu)))
+    cpu = int(argv[4]) if len(argv) > 4 and argv[3] == "--cpu" else None
+    print(json.dumps(child_main(kind, jobs, warmup, cpu)))
 
 
 if __name__ == "__main__":
