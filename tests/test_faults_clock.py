@@ -96,3 +96,40 @@ def test_the_clock_file_is_read_by_a_process_and_moves_it(tmp_path: Path) -> Non
     wait_for("a simulated minute", lambda: reader.now() >= first + MINUTE, 5, every=0.05)
     sim.jump(-HOUR)
     assert reader.now() < first
+
+
+def test_a_run_in_flight_when_the_clock_jumps_forward_is_not_taken_for_a_dead_one(
+    db: Database, redis_conn: redis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    """After a forward jump, a run that started before it looks an hour overdue while its
+    worker is still running it. The spawner must not recover (and so re-run) it."""
+    from sqlalchemy import select
+
+    from tickwork.context.settings_store import set_variable
+    from tickwork.models import Execution
+    from tickwork.spawner.loop import simulate
+
+    from .process_helpers import installation_id
+
+    with db.session() as session:
+        app, ids = install_fault_app(session, "faults", "Acme")
+        set_variable(session, installation_id(session, app.id, ids["Acme"]), "FAULTS_DIR", str(tmp_path))
+        session.commit()
+    slot = utc(2026, 1, 5, 9, 0)  # hold_retry's 4:00 Eastern; retries = 1
+    assert [r.enqueued for r in simulate(db.sessions, redis_conn, slot, slot + MINUTE)] == [1]
+    clock = SimClock(tmp_path / "clock")
+    clock.set(START, 30.0)
+    with rig(db, redis_url, tmp_path, clock) as processes:
+        worker = processes.worker()
+        spawner = processes.spawner()
+        wait_for("the hold job to start", lambda: list(tmp_path.glob("started-*")), 30, every=0.02)
+        before = wait_for_ticks(db, slot, count=1)
+        clock.jump(HOUR)
+        wait_for_ticks(db, before + HOUR - MINUTE, count=2)
+        (tmp_path / "release").touch()
+        wait_idle(db, redis_conn)
+        processes.stop(spawner, worker)
+    assert len(list(tmp_path.glob("started-*"))) == 1, "the run was not started a second time"
+    with db.session() as session:
+        execution = session.scalars(select(Execution).where(Execution.job == "hold_retry")).one()
+    assert (execution.status, execution.attempts, execution.error) == ("succeeded", 1, None)

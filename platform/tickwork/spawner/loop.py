@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import FrameType
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tickwork import clock, recovery
+from tickwork.bundles.manifest import TIMEOUT_RANGE
 from tickwork.grant_expiry import expire_grants
 from tickwork.settings import get_settings
 from tickwork.spawner.lock import REFRESH_EVERY_SECONDS, SpawnerLock
@@ -56,10 +58,39 @@ class StopFlag:
         return self.event.wait(max(0.0, seconds))
 
 
-def tick_and_recover(spawner: Spawner, slot: datetime) -> TickReport:
-    """One tick, expire the grants due, then retry or fail executions whose worker vanished."""
+class ClockWatch:
+    """Notices the wall clock jumping forward, against the monotonic clock.
+
+    Executions that started before such a jump look overdue (their ``started_at`` is in the
+    old time) while their worker is still running them; recovering them would run them twice.
+    So after a jump the overdue check waits until every run started before it has either
+    finished or passed the longest timeout plus the grace in real time.
+    """
+
+    JUMP_SECONDS = 60.0
+    HOLD_SECONDS = TIMEOUT_RANGE[1] + recovery.DEADLINE_GRACE.total_seconds()
+
+    def __init__(self) -> None:
+        self.wall, self.mono = clock.now(), time.monotonic()
+        self.hold_until = 0.0
+
+    def recovery_allowed(self) -> bool:
+        wall, mono = clock.now(), time.monotonic()
+        ahead = (wall - self.wall).total_seconds() - (mono - self.mono) * clock.speed()
+        if ahead > self.JUMP_SECONDS:
+            log.warning("the wall clock jumped %.0f s forward; overdue checks wait", ahead)
+            self.hold_until = mono + clock.real_seconds(self.HOLD_SECONDS)
+        self.wall, self.mono = wall, mono
+        return mono >= self.hold_until
+
+
+def tick_and_recover(spawner: Spawner, slot: datetime, recover: bool = True) -> TickReport:
+    """One tick, expire the grants due, then (unless ``recover`` is False) retry or fail
+    executions whose worker vanished."""
     report = spawner.tick(slot)
     expire_grants(spawner.sessions)
+    if not recover:
+        return report
     with spawner.sessions() as session:
         stuck = recovery.overdue(session)
         if stuck:
@@ -73,11 +104,12 @@ def run_forever(
 ) -> None:
     lock = SpawnerLock(redis)
     spawner = Spawner(sessions, redis, owner=lock.owner)
+    watch = ClockWatch()
     next_slot = floor_minute(clock.now())
     try:
         while not stop.stopped:
             try:
-                next_slot = _step(spawner, lock, stop, next_slot, on_tick)
+                next_slot = _step(spawner, lock, stop, next_slot, on_tick, watch)
             except (SQLAlchemyError, RedisError) as error:
                 log.warning("database or Redis unreachable (%s); trying again", error.__class__.__name__)
                 stop.wait(OUTAGE_RETRY_SECONDS)
@@ -94,8 +126,10 @@ def _step(
     stop: StopFlag,
     next_slot: datetime,
     on_tick: Callable[[TickReport], None],
+    watch: ClockWatch,
 ) -> datetime:
     """One turn of the loop; the next slot to tick."""
+    recover = watch.recovery_allowed()
     now = clock.now()
     if now < next_slot:
         # Sleep towards the boundary (in real seconds: a test clock may run fast), refreshing
@@ -105,7 +139,7 @@ def _step(
             log.warning("lost the spawner lock; another replica holds it now")
         return next_slot
     if lock.acquire():
-        on_tick(tick_and_recover(spawner, floor_minute(now)))
+        on_tick(tick_and_recover(spawner, floor_minute(now), recover=recover))
         return floor_minute(clock.now()) + MINUTE
     # A follower: look again soon, so a dead holder is replaced within a minute.
     stop.wait(FOLLOWER_POLL_SECONDS)
