@@ -30,7 +30,7 @@ from tickwork.errors import ConfigError
 from tickwork.metering import UsageRecorder
 from tickwork.models import Message
 from tickwork.settings import get_settings, load_settings, reset_settings
-from tickwork.web.twilio_status import bp
+from tickwork.web import create_app
 
 from . import factories
 from .conftest import Database
@@ -100,8 +100,7 @@ class Setup:
 
 @pytest.fixture
 def setup(db: Database, twilio_server: TwilioServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    app = Flask(__name__)
-    app.register_blueprint(bp)
+    app = create_app({"TESTING": True})  # the whole web app: its CSRF check must let Twilio through
     with AppServer(app) as web:
         for name, value in {
             "TWILIO_ACCOUNT_SID": twilio_server.account_sid,
