@@ -4,10 +4,15 @@ import json
 from pathlib import Path
 
 import redis
+from rq import Queue
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import create_engine, func, select
 
-from tickwork.bench.worker import APP_SLUG, run
+from tickwork.bench.worker import APP_SLUG, TRIVIAL_FUNCTION, run
+from tickwork.enqueue import QueuedJob, enqueue_jobs
 from tickwork.models import App, Execution
+from tickwork.queues import QUEUE_NAME
+from tickwork.worker import TickworkWorker
 
 
 def test_worker_benchmark_runs_every_job_on_our_path_and_on_rqs(redis_url: str, tmp_path: Path) -> None:
@@ -56,3 +61,17 @@ def test_worker_benchmark_runs_every_job_on_our_path_and_on_rqs(redis_url: str, 
     assert {(status, source) for status, source, _key, _version in rows} == {("succeeded", "schedule")}
     assert len({key for _status, _source, key, _version in rows}) == 50
     assert all(version is not None for *_rest, version in rows)
+
+
+def test_our_worker_runs_any_other_rq_job_through_rqs_own_path(redis_url: str) -> None:
+    """Only plain Tickwork runs take the lean path; another function's jobs run as RQ runs them."""
+    connection = redis.Redis.from_url(redis_url)
+    enqueue_jobs(
+        connection, QUEUE_NAME, [QueuedJob(f"x{n}", {}, -1) for n in range(3)], func=TRIVIAL_FUNCTION
+    )
+    worker = TickworkWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection, name="tw-test")
+    assert worker.work(burst=True)
+    assert connection.llen(f"rq:queue:{QUEUE_NAME}") == 0 and not connection.keys("rq:job:*")
+    assert StartedJobRegistry(QUEUE_NAME, connection=connection).count == 0
+    assert FailedJobRegistry(QUEUE_NAME, connection=connection).count == 0
+    assert int(connection.hget(worker.key, "successful_job_count") or 0) == 3
