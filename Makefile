@@ -31,7 +31,8 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Fault injection against real processes (Redis restarted, database away 30 s, clock jumps,
-# workers and spawners killed): about 8 minutes on both lanes, so not part of `make test`.
+# workers and spawners killed, a miniature load run): about 5 minutes on both lanes, so not part
+# of `make test`.
 test-faults: $(STAMP)
 	$(BIN)/python -m pytest -m faults
 

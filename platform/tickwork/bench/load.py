@@ -17,7 +17,9 @@ The workload, per account, in Eastern time on a Tuesday:
 - app ``bench-load-morning``, job ``daily``: every account at 9:00: the day's burst.
 
 Both have ``catch_up = "all"``, so a tick that overruns its (sped-up) minute delays slots
-instead of dropping them; such slots run with source ``catch_up`` and are counted.
+instead of dropping them; such slots run with source ``catch_up`` and are counted. A tick is
+recorded for the minute before the warm-up, as if a spawner had run until then, so minutes
+lost to slow process start-up are caught up too.
 
 Reported (see ``report``): the slots ticked, the executions against an independent count
 of the runs due (schedules tested minute by minute, times installations), duplicates and
@@ -56,6 +58,7 @@ from tickwork.embedded_redis import EmbeddedRedis
 from tickwork.models import Account, App, Execution, Installation, SpawnerTick
 from tickwork.schedule import MinuteInfo, parse
 from tickwork.schedule.eastern import EASTERN
+from tickwork.spawner.tick import floor_minute
 
 DAY = date(2026, 6, 2)  # a Tuesday, no DST change
 LONG_AGO = datetime(2025, 1, 1, tzinfo=UTC)
@@ -151,6 +154,12 @@ def _accounts(engine: Engine, session: Session, apps: dict[str, int], count: int
             session.commit()
     session.commit()
     return ids
+
+
+def _record_tick(engine: Engine, slot: datetime) -> None:
+    with Session(engine) as session:
+        session.add(SpawnerTick(slot=slot, owner="tickwork bench load", started_at=slot, finished_at=slot))
+        session.commit()
 
 
 def expected_runs(accounts: int, start: datetime, end: datetime) -> Counter[str]:
@@ -307,6 +316,9 @@ def _measure(
     clock_file = root / "clock"
     # The clock reads start - warm_up now and runs `speed` times as fast from here on.
     warm_up = timedelta(seconds=max(300.0, WARM_UP_REAL_SECONDS * speed))
+    # As if a spawner had run until the warm-up: a first tick with no tick before it has
+    # nothing to catch up from, so minutes lost to a slow start would be lost for good.
+    _record_tick(engine, floor_minute(start - warm_up) - timedelta(minutes=1))
     clock.write_offset_file(clock_file, (start - warm_up).timestamp() - time.time(), speed)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "TWILIO_", "OPENAI_"))},
