@@ -51,3 +51,21 @@ def test_a_retry_that_cannot_be_queued_leaves_the_execution_running_for_a_later_
     with db.session() as session:
         assert session.get(Execution, execution_id).status == "queued"  # type: ignore[union-attr]
     assert redis_conn.exists(f"rq:job:r{execution_id}-2")
+
+
+def test_a_job_a_dead_worker_took_but_never_started_goes_back_on_the_queue(redis_conn: redis.Redis) -> None:
+    """RQ moves a job to ``<queue>:intermediate`` as a worker takes it; a worker that dies
+    before starting it leaves it there. Two sweeps in a row find it and requeue it."""
+    from tickwork.enqueue import QueuedJob, enqueue_jobs
+    from tickwork.queues import QUEUE_NAME, RUNNER_FUNCTION
+    from tickwork.spawner.stranded import StrandedJobs
+
+    queue_key, intermediate = f"rq:queue:{QUEUE_NAME}", f"rq:queue:{QUEUE_NAME}:intermediate"
+    enqueue_jobs(redis_conn, QUEUE_NAME, [QueuedJob("s1-job-2-202601051000", {}, -1)], func=RUNNER_FUNCTION)
+    assert redis_conn.lmove(queue_key, intermediate) == b"s1-job-2-202601051000"  # taken; the worker died
+    sweeper = StrandedJobs()
+    assert sweeper.sweep(redis_conn, QUEUE_NAME) == 0, "seen once: it may be starting right now"
+    assert sweeper.sweep(redis_conn, QUEUE_NAME) == 1
+    assert redis_conn.lrange(queue_key, 0, -1) == [b"s1-job-2-202601051000"]
+    assert redis_conn.llen(intermediate) == 0
+    assert sweeper.sweep(redis_conn, QUEUE_NAME) == 0

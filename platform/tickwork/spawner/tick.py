@@ -35,6 +35,7 @@ from tickwork.queues import QUEUE_NAME, RUNNER_FUNCTION
 from tickwork.schedule import MinuteInfo
 from tickwork.schedule.eastern import to_local
 from tickwork.spawner.index import JobIndex, ScheduledJob, load_index
+from tickwork.spawner.stranded import StrandedJobs
 
 MINUTE = timedelta(minutes=1)
 CATCH_UP_WINDOW = timedelta(hours=24)
@@ -103,6 +104,7 @@ class Spawner:
         self.owner = owner
         self.queue = queue
         self.index: JobIndex | None = None
+        self.stranded = StrandedJobs()
 
     def tick(self, slot: datetime) -> TickReport:
         started_at = clock.now()
