@@ -200,6 +200,15 @@ def _secret_key(env: Mapping[str, str], home: Path) -> str:
         raise ConfigError(f"SECRET_KEY is not set and {key_file} cannot be used: {error}") from None
 
 
+def with_driver(database_url: str) -> str:
+    """A PostgreSQL URL naming the driver Tickwork ships (psycopg 3): SQLAlchemy would pick
+    psycopg2 for a bare ``postgresql://``. Other URLs are returned as they are."""
+    for scheme in ("postgres://", "postgresql://"):
+        if database_url.startswith(scheme):
+            return "postgresql+psycopg://" + database_url.removeprefix(scheme)
+    return database_url
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from ``env`` (default ``os.environ``), raising ConfigError on bad values."""
     env = os.environ if env is None else env
@@ -207,11 +216,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     database_url = _url(env, "DATABASE_URL", ("sqlite", "postgresql", "postgres"))
     if database_url is None:
         database_url = f"sqlite:///{home / 'tickwork.db'}"
-    elif database_url.startswith("postgres://"):
-        database_url = "postgresql://" + database_url.removeprefix("postgres://")
-    if database_url.startswith("postgresql://"):
-        # psycopg 3 is the driver we ship; SQLAlchemy defaults to psycopg2 for a bare scheme.
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    database_url = with_driver(database_url)
     apps_dir = Path(_text(env, "APPS_DIR") or DEFAULT_APPS_DIR).expanduser().resolve()
     return Settings(
         home=home,

@@ -58,6 +58,7 @@ from tickwork.embedded_redis import EmbeddedRedis
 from tickwork.models import Account, App, Execution, Installation, SpawnerTick
 from tickwork.schedule import MinuteInfo, parse
 from tickwork.schedule.eastern import EASTERN
+from tickwork.settings import with_driver
 from tickwork.spawner.tick import floor_minute
 
 DAY = date(2026, 6, 2)  # a Tuesday, no DST change
@@ -248,13 +249,6 @@ def _pending(session: Session, client: redis.Redis) -> int:
     return queued + int(unfinished or 0)
 
 
-def _driver_url(url: str) -> str:
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg://" + url.removeprefix(scheme)
-    return url
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -275,7 +269,7 @@ def run(
     """
     with tempfile.TemporaryDirectory(prefix="tickwork-bench-load-") as directory:
         root = Path(directory)
-        url = _driver_url(database_url) if database_url else f"sqlite:///{root / 'load.db'}"
+        url = with_driver(database_url) if database_url else f"sqlite:///{root / 'load.db'}"
         if redis_url is not None:
             return _measure(root, url, redis_url, accounts, workers, spawners, speed, hours, progress)
         with EmbeddedRedis(root / "redis", appendonly=True) as server:

@@ -34,7 +34,7 @@ from billing.models import BillingBase, LedgerEntry
 from billing.reports import SPENDING_KINDS, spending
 from tickwork.bench.timing import best_of
 from tickwork.db import make_engine
-from tickwork.settings import get_settings
+from tickwork.settings import get_settings, with_driver
 
 EASTERN = ZoneInfo("America/New_York")
 MONTH_START, MONTH_END = date(2026, 10, 1), date(2026, 10, 31)  # no DST change inside
@@ -50,13 +50,6 @@ APPS = (
     ("inventory-sync", "sync_stock", None),
     ("nightly-cleanup", "purge_old_records", None),
 )
-
-
-def _driver_url(url: str) -> str:
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg://" + url.removeprefix(scheme)
-    return url
 
 
 def _case(index: str, values: list[str]) -> str:
@@ -231,7 +224,7 @@ def run(
     account_rows = min(rows, 1_000_000) if account_rows is None else account_rows
     if not 0 < account_rows <= rows:
         raise SystemExit("--account-rows must be between 1 and --rows")
-    url = _driver_url(database_url or get_settings().database_url)
+    url = with_driver(database_url or get_settings().database_url)
     schema = f"bench_report_{os.getpid()}"
     with _schema(url, schema) as connection:
         load_s = _load(connection, schema, rows, account_rows, accounts)

@@ -66,6 +66,7 @@ from tickwork.enqueue import QueuedJob, enqueue_jobs
 from tickwork.executions import ScheduledRun
 from tickwork.models import Account, App, Execution, Installation, User
 from tickwork.queues import QUEUE_NAME, RUNNER_FUNCTION
+from tickwork.settings import with_driver
 
 APP_SLUG = "bench-trivial"
 JOB = "noop"
@@ -402,14 +403,6 @@ def measure(
     }
 
 
-def _driver_url(url: str) -> str:
-    """A PostgreSQL URL with the driver Tickwork ships (psycopg 3), as the settings spell it."""
-    for scheme in ("postgres://", "postgresql://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg://" + url.removeprefix(scheme)
-    return url
-
-
 def run(
     jobs: int = 2000,
     redis_url: str | None = None,
@@ -427,7 +420,7 @@ def run(
         raise ValueError(f"jobs must be at least 1: {jobs}")
     with tempfile.TemporaryDirectory(prefix="tickwork-bench-worker-") as directory:
         root = Path(directory)
-        url = _driver_url(database_url) if database_url else f"sqlite:///{root / 'bench.db'}"
+        url = with_driver(database_url) if database_url else f"sqlite:///{root / 'bench.db'}"
         if redis_url is not None:
             return measure(jobs, redis_url, url, root, pin, rounds)
         with EmbeddedRedis(root / "redis", appendonly=False) as server:
