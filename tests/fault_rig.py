@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ import redis
 from sqlalchemy import func, select
 
 from billing.models import Balance, LedgerEntry
-from tickwork.clock import OffsetFileClock, write_offset_file
+from tickwork.clock import OffsetFileClock, set_offset_file
 from tickwork.models import Execution, SpawnerTick
 from tickwork.spawner.tick import CATCH_UP_MAX_SLOTS, CATCH_UP_WINDOW
 
@@ -48,8 +47,7 @@ class SimClock:
         self._reader = OffsetFileClock(path)
 
     def set(self, instant: datetime, speed: float = 1.0) -> None:
-        real = time.time()
-        write_offset_file(self.path, instant.timestamp() - real, speed, anchor=real)
+        set_offset_file(self.path, instant, speed)
 
     def now(self) -> datetime:
         return self._reader.now()

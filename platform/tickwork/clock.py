@@ -70,6 +70,12 @@ def write_offset_file(path: Path, offset: float, speed: float = 1.0, anchor: flo
     os.replace(scratch, path)
 
 
+def set_offset_file(path: Path, instant: datetime, speed: float = 1.0) -> None:
+    """Make every process reading ``path`` see ``instant`` now, running ``speed`` times as fast."""
+    real = time.time()
+    write_offset_file(path, instant.timestamp() - real, speed, anchor=real)
+
+
 def _initial_source() -> Callable[[], datetime]:
     path = os.environ.get(OFFSET_FILE_ENV, "").strip()
     return OffsetFileClock(Path(path)).now if path else _system_now

@@ -313,7 +313,7 @@ def _measure(
     # As if a spawner had run until the warm-up: a first tick with no tick before it has
     # nothing to catch up from, so minutes lost to a slow start would be lost for good.
     _record_tick(engine, floor_minute(start - warm_up) - timedelta(minutes=1))
-    clock.write_offset_file(clock_file, (start - warm_up).timestamp() - time.time(), speed)
+    clock.set_offset_file(clock_file, start - warm_up, speed)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "TWILIO_", "OPENAI_"))},
         "DATABASE_URL": url,
