@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -274,6 +275,9 @@ class JobSchedule(Base):
     app: Mapped[App] = relationship(back_populates="schedules")
 
 
+RUNNING = "status = 'running'"  # the predicate of the partial index on running executions
+
+
 class Execution(Base):
     """One run (or skipped run) of a job for an account.
 
@@ -288,6 +292,14 @@ class Execution(Base):
         CheckConstraint(_one_of("source", EXECUTION_SOURCES), name="source"),
         Index("ix_executions_account_created", "account_id", "created_at"),
         Index("ix_executions_app_job_status", "app_id", "job", "status"),
+        # Partial: the spawner's overdue check reads the few running rows of a table that grows
+        # by millions a day (0.06 ms against 22 ms through the index above at 2 million rows).
+        Index(
+            "ix_executions_running",
+            "started_at",
+            postgresql_where=text(RUNNING),
+            sqlite_where=text(RUNNING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -317,6 +329,10 @@ class Execution(Base):
     credits_charged: Mapped[int] = mapped_column(BigInteger, default=0)  # micro-credits
     usage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     worker: Mapped[str | None] = mapped_column(String(200))
+    # A random token of the delivery that started the run: a worker whose commit's reply was
+    # lost (the connection dropped mid-COMMIT) finds its own row by it, instead of taking it
+    # for another delivery's and leaving it running.
+    delivery: Mapped[str | None] = mapped_column(String(32))
 
     app: Mapped[App] = relationship()
     account: Mapped[Account] = relationship()

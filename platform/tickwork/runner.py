@@ -25,8 +25,9 @@ import os
 import socket
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -91,11 +92,13 @@ def worker_name() -> str:
 
 @dataclass(frozen=True)
 class JobInfo:
-    """What the runner needs of the RQ job it runs for."""
+    """What the runner needs of the RQ job it runs for; ``delivery`` tells this delivery's
+    rows from another's (see ``Execution.delivery``)."""
 
     id: str | None
     enqueued_at: datetime | None
     worker: str
+    delivery: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,9 @@ class Runner:
         A scheduled slot is inserted under its unique key (a duplicate delivery loses and is
         recorded as such); a manual, follow-up or retried run is claimed with a conditional
         update. Safe to repeat after a database error: nothing is kept of a failed attempt
-        (its mark is given back here, its transaction rolled back).
+        (its mark is given back here, its transaction rolled back), and an attempt whose
+        COMMIT landed although its reply was lost is recognised by the delivery token the
+        row carries, and carried on with, rather than taken for another delivery's.
         """
         taken = len(marks)
         try:
@@ -283,6 +288,7 @@ class Runner:
             "started_at": now,
             "worker": job.worker,
             "rq_job_id": job.id,
+            "delivery": job.delivery,
             "enqueued_at": _aware(job.enqueued_at),
             "attempts": 1,
             "params": {},
@@ -295,9 +301,22 @@ class Runner:
             row["status"] = "running"
         try:
             execution_id = executions.insert_row(session, row)
-        except IntegrityError:  # the slot is recorded already: this delivery is a duplicate
+        except IntegrityError:  # the slot is recorded already
             session.rollback()
-            original = session.scalar(select(Execution.id).where(Execution.slot_key == run.key))
+            original = session.execute(
+                select(Execution.id, Execution.status, Execution.delivery).where(
+                    Execution.slot_key == run.key
+                )
+            ).one()
+            if original.delivery == job.delivery:  # by this delivery: an earlier try's commit landed
+                if original.status != "running":
+                    return None  # it was recorded as skipped
+                adopted = Started(
+                    id=original.id, app_id=run.app_id, job=run.job, account_id=run.account_id,
+                    source=run.source, scheduled_for=run.slot, params={}, attempts=1,
+                    target=target, charged=None,
+                )  # fmt: skip
+                return self._mark_and_charge(session, adopted, marks, adopted=True)
             base = {
                 "app_id": run.app_id,
                 "job": run.job,
@@ -305,7 +324,7 @@ class Runner:
                 "source": run.source,
                 "scheduled_for": run.slot,
             }
-            executions.record_skip(session, base, "duplicate", parent_id=original)
+            executions.record_skip(session, base, "duplicate", parent_id=original.id)
             return None
         if reason is not None:
             session.commit()
@@ -320,13 +339,21 @@ class Runner:
     def _start_claimed(
         self, session: Session, execution_id: int, job: JobInfo, marks: list[tuple[str, int]]
     ) -> Started | None:
-        fields = {"started_at": clock.now(), "worker": job.worker, "rq_job_id": job.id}
+        fields = {
+            "started_at": clock.now(), "worker": job.worker, "rq_job_id": job.id, "delivery": job.delivery,
+        }  # fmt: skip
         claimed = executions.claim(session, execution_id, fields)
+        adopted = False
         if claimed is None:
-            original = session.get(Execution, execution_id)
-            if original is not None:
+            original = session.get(Execution, execution_id, populate_existing=True)
+            if original is None:
+                return None
+            if original.delivery != job.delivery:
                 executions.record_skip(session, _copy_of(original), "duplicate", parent_id=original.id)
-            return None
+                return None
+            if original.status != "running":
+                return None  # claimed by an earlier try of this delivery, and recorded as skipped
+            claimed, adopted = original, True  # claimed by an earlier try whose commit's reply was lost
         target = _load_target(session, claimed.app_id, claimed.job, claimed.account_id)
         filled = target.run_fields(claimed.source, claimed.params)
         params = filled.get("params", claimed.params or {})
@@ -341,18 +368,23 @@ class Runner:
             source=claimed.source, scheduled_for=claimed.scheduled_for, params=params,
             attempts=claimed.attempts, target=target, charged=None,
         )  # fmt: skip
-        return self._mark_and_charge(session, started, marks)
+        return self._mark_and_charge(session, started, marks, adopted=adopted)
 
     def _mark_and_charge(
-        self, session: Session, run: Started, marks: list[tuple[str, int]]
+        self, session: Session, run: Started, marks: list[tuple[str, int]], adopted: bool = False
     ) -> Started | None:
-        """In the open transaction that recorded the run: its overlap mark, then its base charge."""
+        """In the open transaction that recorded the run: its overlap mark, then its base charge.
+
+        ``adopted``: the run was recorded as running by an earlier try of this delivery whose
+        commit's reply was lost. The row says it runs, so it runs: it takes the mark again if
+        it is free, and its charge, if it landed, is found by its key and not made twice.
+        """
         target = run.target
         assert target.schedule is not None
         if target.schedule.overlap == "skip":
             key = OVERLAP_KEY.format(app=run.app_id, job=run.job, account=run.account_id)
             ttl = target.schedule.timeout + OVERLAP_GRACE_SECONDS
-            if not self.redis.set(key, run.id, nx=True, ex=ttl):
+            if not self.redis.set(key, run.id, nx=True, ex=ttl) and not adopted:
                 holder = self.redis.get(key)
                 if holder is None or int(holder) != run.id:  # a retry holds its own mark already
                     executions.update_row(session, run.id, _skipped("overlap"))
@@ -558,13 +590,19 @@ def _waiting_for_database(session: Session, step: Callable[[], T]) -> T:
     the outcome is a plain update.
     """
     waited_until = time.monotonic() + DATABASE_WAIT_SECONDS
+    tries = 0
     while True:
         try:
             return step()
-        except OperationalError:
+        except OperationalError as error:
             if time.monotonic() > waited_until:
                 raise
-            log.warning("the database is unreachable; trying again in a second", exc_info=True)
+            tries += 1
+            if tries == 1:  # the cause once, then a line a try
+                log.warning("the database is unreachable; trying again each second", exc_info=True)
+            else:
+                first_line = str(error).splitlines()[0]
+                log.warning("the database is still unreachable (try %d): %s", tries, first_line)
             try:
                 session.rollback()
             except Exception:  # the connection is gone; the next try opens another
