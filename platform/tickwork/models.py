@@ -275,7 +275,10 @@ class JobSchedule(Base):
     app: Mapped[App] = relationship(back_populates="schedules")
 
 
-RUNNING = "status = 'running'"  # the predicate of the partial index on running executions
+# The predicates of the partial indexes on running and on queued executions: the spawner reads
+# those few rows every minute from a table that grows by millions a day.
+RUNNING = "status = 'running'"
+QUEUED = "status = 'queued'"
 
 
 class Execution(Base):
@@ -292,13 +295,13 @@ class Execution(Base):
         CheckConstraint(_one_of("source", EXECUTION_SOURCES), name="source"),
         Index("ix_executions_account_created", "account_id", "created_at"),
         Index("ix_executions_app_job_status", "app_id", "job", "status"),
-        # Partial: the spawner's overdue check reads the few running rows of a table that grows
-        # by millions a day (0.06 ms against 22 ms through the index above at 2 million rows).
-        Index(
-            "ix_executions_running",
-            "started_at",
-            postgresql_where=text(RUNNING),
-            sqlite_where=text(RUNNING),
+        # Partial (0.06 ms against 22 ms through the index above at 2 million rows).
+        *(
+            Index(name, column, postgresql_where=text(predicate), sqlite_where=text(predicate))
+            for name, column, predicate in (
+                ("ix_executions_running", "started_at", RUNNING),
+                ("ix_executions_queued", "id", QUEUED),
+            )
         ),
     )
 

@@ -43,6 +43,12 @@ def job_queue(conn: redis.Redis | None = None) -> Queue:
 FAILED_JOB_TTL_SECONDS = 86400  # RQ keeps a failed job a day; the outcome lives in the database
 
 
+def execution_job_id(execution_id: int, attempts: int) -> str:
+    """The RQ job id of a recorded execution's next attempt: ``e<id>`` for its first (a manual,
+    API or follow-up run), ``r<id>-<n>`` for attempt n of a retry."""
+    return f"e{execution_id}" if attempts == 0 else f"r{execution_id}-{attempts + 1}"
+
+
 def enqueue_execution(conn: redis.Redis, execution_id: int, job_id: str, delay_seconds: float = 0) -> None:
     """Queue a recorded execution (manual, follow-up, retry); after ``delay_seconds`` if given.
 

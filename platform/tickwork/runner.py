@@ -33,6 +33,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 from sqlalchemy import Executable, and_, bindparam, exists, select
@@ -64,7 +65,7 @@ from tickwork.models import (
     JobSchedule,
     User,
 )
-from tickwork.queues import QUEUE_NAME, connection, enqueue_execution
+from tickwork.queues import QUEUE_NAME, connection, enqueue_execution, execution_job_id
 from tickwork.settings import Settings, get_settings
 from tickwork.state import AppState
 from tickwork.timeouts import JobTimeout, deadline
@@ -562,7 +563,10 @@ class Runner:
         executions.update_row(session, run.id, values)
         session.commit()
         if retry:
-            schedule_retry(self.redis, run.id, run.attempts, self.settings.retry_backoff_seconds)
+            try:
+                schedule_retry(self.redis, run.id, run.attempts, self.settings.retry_backoff_seconds)
+            except RedisError as error:  # recorded as queued: the spawner's sweep queues it
+                log.warning("retry of execution %s not queued (%s); the spawner queues it", run.id, error)
 
 
 def _skipped(reason: str) -> dict[str, Any]:
@@ -792,7 +796,7 @@ def release_mark(redis: Redis, key: str, execution_id: int) -> None:
 def schedule_retry(redis: Redis, execution_id: int, attempts: int, backoff: tuple[int, ...]) -> None:
     """Queue the next attempt of an execution after its backoff (RQ's scheduler holds it)."""
     wait = backoff[min(attempts - 1, len(backoff) - 1)] if backoff else 0
-    enqueue_execution(redis, execution_id, f"r{execution_id}-{attempts + 1}", delay_seconds=wait)
+    enqueue_execution(redis, execution_id, execution_job_id(execution_id, attempts), delay_seconds=wait)
 
 
 def enqueue_run(
@@ -825,7 +829,10 @@ def enqueue_run(
         session.add(execution)
         session.commit()
         execution_id = execution.id
-    enqueue_execution(redis, execution_id, f"e{execution_id}")
+    try:
+        enqueue_execution(redis, execution_id, execution_job_id(execution_id, 0))
+    except RedisError as error:  # recorded: the spawner's sweep queues it once Redis is back
+        log.warning("execution %s is recorded, not queued (%s); the spawner queues it", execution_id, error)
     return execution_id
 
 

@@ -85,11 +85,14 @@ class ClockWatch:
 
 
 def tick_and_recover(spawner: Spawner, slot: datetime, recover: bool = True) -> TickReport:
-    """One tick, expire the grants due, requeue jobs a dead worker took but never started, then
-    (unless ``recover`` is False) retry or fail executions whose worker vanished."""
+    """One tick, expire the grants due, requeue jobs a dead worker took but never started, queue
+    recorded executions whose RQ job is gone, then (unless ``recover`` is False) retry or fail
+    executions whose worker vanished."""
     report = spawner.tick(slot)
     expire_grants(spawner.sessions)
     spawner.stranded.sweep(spawner.redis, spawner.queue)
+    with spawner.sessions() as session:
+        spawner.unqueued.sweep(session, spawner.redis, spawner.queue)
     if not recover:
         return report
     with spawner.sessions() as session:

@@ -36,6 +36,7 @@ from tickwork.schedule import MinuteInfo
 from tickwork.schedule.eastern import to_local
 from tickwork.spawner.index import JobIndex, ScheduledJob, load_index
 from tickwork.spawner.stranded import StrandedJobs
+from tickwork.spawner.unqueued import UnqueuedExecutions
 
 MINUTE = timedelta(minutes=1)
 CATCH_UP_WINDOW = timedelta(hours=24)
@@ -105,6 +106,7 @@ class Spawner:
         self.queue = queue
         self.index: JobIndex | None = None
         self.stranded = StrandedJobs()
+        self.unqueued = UnqueuedExecutions()
 
     def tick(self, slot: datetime) -> TickReport:
         started_at = clock.now()
