@@ -279,6 +279,9 @@ class JobSchedule(Base):
 # those few rows every minute from a table that grows by millions a day.
 RUNNING = "status = 'running'"
 QUEUED = "status = 'queued'"
+# And on the few executions with a parent (follow-ups, duplicates): deleting an execution sets
+# its children's parent_id to NULL, which must not scan the table once per deleted row.
+HAS_PARENT = "parent_id IS NOT NULL"
 
 
 class Execution(Base):
@@ -301,6 +304,7 @@ class Execution(Base):
             for name, column, predicate in (
                 ("ix_executions_running", "started_at", RUNNING),
                 ("ix_executions_queued", "id", QUEUED),
+                ("ix_executions_parent", "parent_id", HAS_PARENT),
             )
         ),
     )

@@ -56,6 +56,7 @@ class Settings:
     http_allow_private: bool = False
     retry_backoff_seconds: tuple[int, ...] = (10, 60, 300, 900, 1800)
     public_url: str | None = None  # where the web app is reached from outside (Twilio's callbacks)
+    keep_executions_days: int = 90  # the spawner prunes finished executions older; 0 keeps them all
 
     @property
     def is_sqlite(self) -> bool:
@@ -232,6 +233,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_allow_private=_bool(env, "HTTP_ALLOW_PRIVATE", False),
         retry_backoff_seconds=_seconds_list(env, "TICKWORK_RETRY_BACKOFF", (10, 60, 300, 900, 1800)),
         public_url=_public_url(env),
+        keep_executions_days=_int(env, "TICKWORK_KEEP_EXECUTIONS_DAYS", 90, 0, 36_500),
     )
 
 

@@ -1,4 +1,4 @@
-"""``tickwork executions``: what ran, when, and how it went."""
+"""``tickwork executions``: what ran, when, and how it went; pruning old history."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import json
 import click
 from sqlalchemy import select
 
+from tickwork import retention
 from tickwork.accounts import NotFound, find_account, find_app
 from tickwork.cli.tables import echo_table
 from tickwork.db import session_scope
 from tickwork.models import EXECUTION_STATUSES, App, Execution
 from tickwork.reads import execution_row
+from tickwork.settings import get_settings
 
 
 @click.group()
 def executions() -> None:
-    """List executions."""
+    """List executions, or prune old ones."""
 
 
 @executions.command("list")
@@ -69,3 +71,34 @@ def list_executions(
     )
     if not rows:
         click.echo("(no executions)")
+
+
+@executions.command("prune")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(1, 36_500),
+    help="Days of history to keep (default: TICKWORK_KEEP_EXECUTIONS_DAYS, 90).",
+)
+@click.option("--batch", type=click.IntRange(1, 100_000), default=retention.BATCH, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+def prune_executions(days: int | None, batch: int, dry_run: bool) -> None:
+    """Delete finished executions older than the retention period, in batches.
+
+    The spawner does this a batch a minute on its own; this command catches up at once (after
+    lowering the retention, say). The ledger, billing reports and sent messages are kept.
+    """
+    keep_days = days if days is not None else get_settings().keep_executions_days
+    if keep_days == 0:
+        raise click.UsageError("TICKWORK_KEEP_EXECUTIONS_DAYS is 0 (keep everything); name --older-than DAYS")
+    before = retention.cutoff(keep_days)
+    stamp = before.isoformat(timespec="seconds")
+    with session_scope() as session:
+        if dry_run:
+            count = retention.count_prunable(session, before)
+            click.echo(f"{count:,} finished executions created before {stamp} would be deleted")
+            return
+        total = 0
+        while pruned := retention.prune_batch(session, before, batch):
+            total += pruned
+        click.echo(f"deleted {total:,} finished executions created before {stamp}")

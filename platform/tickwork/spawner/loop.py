@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tickwork import clock, recovery
+from tickwork import clock, recovery, retention
 from tickwork.bundles.manifest import TIMEOUT_RANGE
 from tickwork.grant_expiry import expire_grants
 from tickwork.settings import get_settings
@@ -103,6 +103,29 @@ def tick_and_recover(spawner: Spawner, slot: datetime, recover: bool = True) -> 
     return report
 
 
+PRUNE_SECONDS_PER_TICK = 10.0  # real seconds of pruning after a tick, at most (and one batch)
+
+
+def prune_old_executions(spawner: Spawner) -> int:
+    """Executions past their retention (``TICKWORK_KEEP_EXECUTIONS_DAYS``), in batches for up to
+    PRUNE_SECONDS_PER_TICK after the tick: enough to keep up with millions of runs a day. The
+    real-time loop only, never a simulation, whose clock may cross months."""
+    keep_days = get_settings().keep_executions_days
+    if keep_days == 0:
+        return 0
+    before = retention.cutoff(keep_days)
+    ends = time.monotonic() + PRUNE_SECONDS_PER_TICK
+    pruned = 0
+    with spawner.sessions() as session:
+        while batch := retention.prune_batch(session, before):
+            pruned += batch
+            if time.monotonic() >= ends:
+                break
+    if pruned:
+        log.info("pruned %d executions older than %d days", pruned, keep_days)
+    return pruned
+
+
 def run_forever(
     sessions: sessionmaker[Session], redis: Redis, stop: StopFlag, on_tick: Callable[[TickReport], None]
 ) -> None:
@@ -144,6 +167,7 @@ def _step(
         return next_slot
     if lock.acquire():
         on_tick(tick_and_recover(spawner, floor_minute(now), recover=recover))
+        prune_old_executions(spawner)
         return floor_minute(clock.now()) + MINUTE
     # A follower: look again soon, so a dead holder is replaced within a minute.
     stop.wait(FOLLOWER_POLL_SECONDS)

@@ -1,10 +1,11 @@
 """``executions.delivery``, the token of the delivery that started a run, and partial indexes
-on running and on queued executions.
+on running executions, on queued ones and on those with a parent.
 
 A worker whose COMMIT reached the server but whose connection dropped before the reply
 tries its start again; the token tells it the row it then finds is its own. Every minute the
 spawner reads the running rows (overdue runs) and the queued ones (runs whose RQ job is gone);
-the partial indexes hold only those.
+the partial indexes hold only those. Pruning old executions sets their children's parent_id
+to NULL; the third index finds those children without scanning the table.
 
 Revision ID: 0006
 Revises: 0005
@@ -24,30 +25,28 @@ depends_on = None
 
 RUNNING = "status = 'running'"
 QUEUED = "status = 'queued'"
+HAS_PARENT = "parent_id IS NOT NULL"
 
 
 def upgrade() -> None:
     op.add_column("executions", sa.Column("delivery", sa.String(length=32), nullable=True))
-    op.create_index(
-        "ix_executions_running",
-        "executions",
-        ["started_at"],
-        unique=False,
-        postgresql_where=sa.text(RUNNING),
-        sqlite_where=sa.text(RUNNING),
-    )
-    op.create_index(
-        "ix_executions_queued",
-        "executions",
-        ["id"],
-        unique=False,
-        postgresql_where=sa.text(QUEUED),
-        sqlite_where=sa.text(QUEUED),
-    )
+    for name, column, predicate in (
+        ("ix_executions_running", "started_at", RUNNING),
+        ("ix_executions_queued", "id", QUEUED),
+        ("ix_executions_parent", "parent_id", HAS_PARENT),
+    ):
+        op.create_index(
+            name,
+            "executions",
+            [column],
+            unique=False,
+            postgresql_where=sa.text(predicate),
+            sqlite_where=sa.text(predicate),
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_executions_queued", table_name="executions")
-    op.drop_index("ix_executions_running", table_name="executions")
+    for name in ("ix_executions_parent", "ix_executions_queued", "ix_executions_running"):
+        op.drop_index(name, table_name="executions")
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.drop_column("delivery")
