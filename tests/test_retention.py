@@ -63,11 +63,12 @@ def test_finished_executions_past_retention_go_in_batches_oldest_first(db: Datab
 
     with db.session() as session:
         assert retention.count_prunable(session, before) == 5
-        assert retention.prune_batch(session, before, limit=2) == 2
+        batches = retention.prune(session, before, limit=2)
+        assert next(batches) == 2
     assert remaining(db) == set(old[2:] + stuck + recent), "the two oldest went first"
     with db.session() as session:
-        assert retention.prune_batch(session, before, limit=100) == 3
-        assert retention.prune_batch(session, before, limit=100) == 0
+        assert list(batches) == [2, 1]
+        assert list(retention.prune(session, before)) == []
     assert remaining(db) == set(stuck + recent), "queued and running rows wait for the sweeps"
 
 
@@ -89,7 +90,7 @@ def test_pruning_keeps_the_ledger_and_messages_and_unlinks_children(db: Database
         balance_before = balance_of(session, account_id)
 
     with db.session() as session:
-        assert retention.prune_batch(session, retention.cutoff(90, NOW), limit=1) == 1  # the parent only
+        assert next(retention.prune(session, retention.cutoff(90, NOW), limit=1)) == 1  # the parent only
     with db.session() as session:
         assert session.get(Execution, child).parent_id is None  # type: ignore[union-attr]
         assert session.scalar(select(func.count()).select_from(AiCall)) == 0, "its AI call records went"

@@ -16,6 +16,7 @@ created before the cut-off is found by bisection on the primary key (ids grow wi
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
@@ -60,13 +61,18 @@ def last_id_before(session: Session, before: datetime) -> int | None:
     return low
 
 
-def prune_batch(session: Session, before: datetime, limit: int = BATCH) -> int:
-    """Delete up to ``limit`` finished executions created before ``before``, oldest first, with
-    their AI call records; commits; returns how many went."""
+def prune(session: Session, before: datetime, limit: int = BATCH) -> Iterator[int]:
+    """Delete the finished executions created before ``before``, oldest first, ``limit`` a
+    transaction with their AI call records; yields each batch's count (stop iterating to stop)."""
     last = last_id_before(session, before)
+    session.rollback()
     if last is None:
-        session.rollback()
-        return 0
+        return
+    while pruned := _prune_batch(session, before, last, limit):
+        yield pruned
+
+
+def _prune_batch(session: Session, before: datetime, last: int, limit: int) -> int:
     ids = list(
         session.scalars(
             select(Execution.id)
@@ -85,7 +91,7 @@ def prune_batch(session: Session, before: datetime, limit: int = BATCH) -> int:
 
 
 def count_prunable(session: Session, before: datetime) -> int:
-    """How many executions ``prune_batch`` would delete in all."""
+    """How many executions ``prune`` would delete in all."""
     last = last_id_before(session, before)
     if last is None:
         return 0

@@ -98,7 +98,5 @@ def prune_executions(days: int | None, batch: int, dry_run: bool) -> None:
             count = retention.count_prunable(session, before)
             click.echo(f"{count:,} finished executions created before {stamp} would be deleted")
             return
-        total = 0
-        while pruned := retention.prune_batch(session, before, batch):
-            total += pruned
+        total = sum(retention.prune(session, before, batch))
         click.echo(f"deleted {total:,} finished executions created before {stamp}")

@@ -117,7 +117,7 @@ def prune_old_executions(spawner: Spawner) -> int:
     ends = time.monotonic() + PRUNE_SECONDS_PER_TICK
     pruned = 0
     with spawner.sessions() as session:
-        while batch := retention.prune_batch(session, before):
+        for batch in retention.prune(session, before):
             pruned += batch
             if time.monotonic() >= ends:
                 break
