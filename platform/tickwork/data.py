@@ -167,6 +167,13 @@ class _Dialect:
             arguments += [literal(f'$."{key}"'), func.json(json.dumps(value))]
         return func.json_set(*arguments)
 
+    def json_size(self, document: ColumnElement[Any]) -> ColumnElement[int]:
+        """The length of ``document`` as JSON text, as the database writes it (PostgreSQL with
+        the spaces json.dumps puts in, SQLite without): the size cap, measured in SQL."""
+        if self.postgres:
+            return func.octet_length(document.cast(Text))
+        return func.length(document)
+
 
 class Collection:
     """One named collection of one account's records."""
@@ -237,14 +244,29 @@ class Collection:
         return [row.id for row in rows]
 
     def update(self, where: Mapping[str, Any] | None, changes: Mapping[str, Any]) -> int:
-        """Merge ``changes`` into every matching record (top-level keys); returns how many matched."""
+        """Merge ``changes`` into every matching record (top-level keys); returns how many matched.
+
+        The size cap holds for the merged record, not only for the changes: an update that would
+        make any matching record larger changes none of them. (The UPDATE repeats the check, so
+        a concurrent update cannot slip one past it either.)
+        """
         data = _checked_record(changes)
         if not data:
             return self.count(where)  # nothing to change, but still "how many matched"
+        merged = self._dialect.merged(data)
+        fits = self._dialect.json_size(merged) <= MAX_RECORD_BYTES
+        too_big = self.session.scalar(
+            select(Record.id).where(self._scope(), self._where(where), not_(fits)).limit(1)
+        )
+        if too_big is not None:
+            raise DataError(
+                f"a record may hold at most {MAX_RECORD_BYTES // 1024} KB of JSON; "
+                f"this update would make record {too_big} larger"
+            )
         statement = (
             update(Record)
-            .where(self._scope(), self._where(where))
-            .values(data=self._dialect.merged(data), updated_at=_record_time())
+            .where(self._scope(), self._where(where), fits)
+            .values(data=merged, updated_at=_record_time())
             .execution_options(synchronize_session=False)
         )
         changed = int(self.session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
