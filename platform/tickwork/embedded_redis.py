@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from tickwork import lifetime
 from tickwork.errors import TickworkError
 
 STARTUP_TIMEOUT_SECONDS = 10.0
@@ -73,7 +74,15 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--logfile", str(self.directory / "redis.log"),
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: a terminal's Ctrl-C must not stop it under the processes still using
+        # it (they are stopped first); it gets SIGTERM if this process dies (lifetime.py).
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=lifetime.ends_with_this_process(),  # noqa: PLW1509 - no threads start it
+        )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while True:

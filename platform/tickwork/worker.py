@@ -33,7 +33,6 @@ The supervisor forks ``processes`` such workers and restarts any that exits earl
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -57,7 +56,7 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import current_timestamp, now, utcformat
 from rq.worker.base import StopRequested, WorkerStatus
 
-from tickwork import db, queues, recovery, runner
+from tickwork import db, lifetime, queues, recovery, runner
 from tickwork.errors import ConfigError
 from tickwork.settings import get_settings
 
@@ -68,7 +67,6 @@ HARD_KILL_GRACE_ENV = "TICKWORK_HARD_KILL_GRACE"
 # Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
 # wall-clock jumps, which must never make the watchdog kill (or spare) a job.
 POLL_SECONDS = 0.2
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -93,19 +91,8 @@ def hard_kill_grace(env: Mapping[str, str] = os.environ) -> float:
     return grace
 
 
-def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process if the supervisor dies, so no orphan keeps running."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: orphans end when their queue work ends
-        return
-    if os.getppid() != parent:  # the supervisor died before the request took effect
-        os._exit(1)
-
-
 def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int) -> None:
-    _die_with_parent(parent)
+    lifetime.die_with_parent(parent)  # SIGKILL if the supervisor dies: no orphan keeps running
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM is a warm stop
     db.dispose_engines()  # connections inherited from the parent must not be shared
     queues.reset_connections()

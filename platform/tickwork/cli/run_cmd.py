@@ -2,8 +2,11 @@
 
 It prepares what the parts share (the SQLite file, an embedded redis-server when REDIS_URL
 is not set, the schema, the app catalog, demo accounts on first start), starts the web
-server, the spawner and a worker as child processes, says what it started, then keeps running until Ctrl-C or
-SIGTERM, when it stops everything it started. A child that dies is reported and restarted.
+server, the spawner and a worker as child processes, says what it started, then keeps running
+until Ctrl-C or SIGTERM, when it stops everything it started, the embedded Redis last (every
+child runs in a session of its own, so a terminal's Ctrl-C reaches this process alone and the
+order holds; each gets SIGTERM if this process dies). A child that dies is reported and
+restarted.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from types import FrameType
 
 import click
 
-from tickwork import migrate
+from tickwork import lifetime, migrate
 from tickwork.catalog import sync_catalog
 from tickwork.db import session_scope
 from tickwork.demo import DEMO_PASSWORD, demo_logins, seed_demo
@@ -27,7 +30,8 @@ from tickwork.settings import get_settings, reset_settings
 
 
 @click.command()
-def run() -> None:
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The web port.")
+def run(port: int) -> None:
     """Run the platform on embedded defaults (Ctrl-C stops it)."""
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -55,33 +59,43 @@ def run() -> None:
             logins = demo_logins(session)
         if demo:
             click.echo(f"demo      accounts {', '.join(demo)} with every catalog app installed")
-        children = {name: _start(name, command) for name, command in ROLES.items()}
+        roles = _roles(port)
+        children = {name: _start(command) for name, command in roles.items()}
         for name, process in children.items():
-            click.echo(f"started   {name} (pid {process.pid}): tickwork {' '.join(ROLES[name])}")
+            click.echo(f"started   {name} (pid {process.pid}): tickwork {' '.join(roles[name])}")
         click.echo("Tickwork is running. Emails and SMS land in the outbox. Press Ctrl-C to stop.")
-        click.echo(f"Open http://{WEB_HOST}:{WEB_PORT} and sign in with password {DEMO_PASSWORD!r} as:")
+        click.echo(f"Open http://{WEB_HOST}:{port} and sign in with password {DEMO_PASSWORD!r} as:")
         for login in logins:
             click.echo(f"  {login}")
-        _supervise(children)
+        _supervise(children, roles)
     finally:
         if embedded is not None:
             embedded.stop()
             click.echo("stopped   embedded redis-server")
 
 
-WEB_HOST, WEB_PORT = "127.0.0.1", 8000
-ROLES = {
-    "spawner": ["spawner", "--quiet"],
-    "worker": ["worker"],
-    "web": ["web", "--host", WEB_HOST, "--port", str(WEB_PORT)],
-}
+WEB_HOST = "127.0.0.1"
 
 
-def _start(name: str, command: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tickwork", *command], env=dict(os.environ))
+def _roles(port: int) -> dict[str, list[str]]:
+    """Each child's ``tickwork`` arguments, in the order they are started and stopped."""
+    return {
+        "spawner": ["spawner", "--quiet"],
+        "worker": ["worker"],
+        "web": ["web", "--host", WEB_HOST, "--port", str(port)],
+    }
 
 
-def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tickwork", *command],
+        env=dict(os.environ),
+        start_new_session=True,
+        preexec_fn=lifetime.ends_with_this_process(),  # noqa: PLW1509 - started from the main thread only
+    )
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]], roles: dict[str, list[str]]) -> None:
     """Wait for Ctrl-C or SIGTERM, restarting a child that dies; then stop them all."""
     stop = threading.Event()
 
@@ -95,7 +109,7 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
             if process.poll() is not None:
                 click.echo(f"{name} exited with {process.returncode}; restarting it", err=True)
                 time.sleep(1.0)
-                children[name] = _start(name, ROLES[name])
+                children[name] = _start(roles[name])
     for process in children.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
