@@ -6,6 +6,7 @@ too); the local Twilio server sends its signed callbacks to it over HTTP, as Twi
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,11 +72,14 @@ class Setup:
         assert sid
         return str(sid)
 
-    def post(self, params: dict[str, str], signature: str | None = None) -> tuple[int, Any]:
-        url = f"{self.web.url}{SMS_STATUS_PATH}"
+    def post(self, params: dict[str, str], signature: str | None = None, query: str = "") -> tuple[int, Any]:
+        """POST a status callback to the endpoint, signed for its URL unless ``signature`` is given."""
+        path = SMS_STATUS_PATH + (f"?{query}" if query else "")
         if signature is None:
-            signature = RequestValidator(self.twilio.auth_token).compute_signature(url, params)
-        response = self.client.post(SMS_STATUS_PATH, data=params, headers={"X-Twilio-Signature": signature})
+            signature = RequestValidator(self.twilio.auth_token).compute_signature(
+                self.web.url + path, params
+            )
+        response = self.client.post(path, data=params, headers={"X-Twilio-Signature": signature})
         return response.status_code, response.get_json()
 
     def row(self, sid: str) -> Message:
@@ -127,7 +131,9 @@ def test_texts_ask_for_status_callbacks_at_the_public_url(
     reset_settings()
     setup.send("hello again")
     first, second = setup.twilio.messages
-    assert first.status_callback == f"{setup.web.url}{SMS_STATUS_PATH}"
+    with setup.db.session() as session:
+        first_row = session.scalars(select(Message.id).where(Message.provider_id == first.sid)).one()
+    assert first.status_callback == f"{setup.web.url}{SMS_STATUS_PATH}?message={first_row}"
     assert second.status_callback is None and "StatusCallback" not in second.form
 
 
@@ -147,6 +153,51 @@ def test_a_delivered_text_costs_twilios_segment_count_once_whatever_the_retries(
         assert charged_for(session, setup.ids[2]) == 3 * SEGMENT
         entry = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "adjustment")).one()
         assert (entry.app, entry.job, entry.execution_id) == ("order-digest", "digest", setup.ids[2])
+
+
+def test_a_text_whose_send_was_cut_off_is_found_by_its_callback_and_charged_then(setup: Setup) -> None:
+    """Twilio took the text but its answer was lost: ``uncertain``, no SID, nothing charged.
+    The callback URL names the row, so Twilio's reports find it; the billed one charges it."""
+    account_id, app_id, execution_id = setup.ids
+    sender = SmsSender(
+        setup.db.sessions, get_settings(), UsageRecorder(LedgerMeter(setup.db.sessions, RATES)),
+        account_id=account_id, app_id=app_id, execution_id=execution_id,
+    )  # fmt: skip
+    setup.twilio.lose_next_response()
+    with clock.frozen_at(NOW):
+        result = sender.send("+16175550123", "a" * 200)  # 2 segments
+    assert (result["status"], result["sid"]) == ("uncertain", None)
+    assert setup.balanced() == STARTING, "not charged: it may not have gone out"
+    [sent] = setup.twilio.messages
+    assert sent.status_callback == f"{setup.web.url}{SMS_STATUS_PATH}?message={result['id']}"
+
+    assert setup.twilio.deliver(sent.sid, "sent") == 200
+    row = setup.row(sent.sid)  # found by the id in its callback URL; it knows its SID now
+    assert (row.id, row.status) == (result["id"], "sent")
+    assert setup.balanced() == STARTING
+    assert setup.twilio.deliver(sent.sid, "delivered", num_segments=2) == 200
+    assert setup.twilio.deliver(sent.sid, "delivered", num_segments=2) == 200  # Twilio retries
+    assert setup.balanced() == STARTING - 2 * SEGMENT
+    with setup.db.session() as session:
+        entry = session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "sms")).one()
+        assert (entry.amount, entry.quantity, entry.execution_id) == (-2 * SEGMENT, 2, execution_id)
+        assert (entry.app, entry.job) == ("order-digest", "digest")
+    with clock.frozen_at(NOW):  # the job retried: the text is not sent again, its SID is known
+        again = sender.send("+16175550123", "a" * 200)
+    assert (again["sid"], again["duplicate"]) == (sent.sid, True)
+    assert len(setup.twilio.messages) == 1
+
+
+def test_a_callback_cannot_claim_a_text_that_has_its_sid(setup: Setup) -> None:
+    sid = setup.send("hello")
+    other = setup.send("another")
+    with setup.db.session() as session:
+        other_row = session.scalars(select(Message.id).where(Message.provider_id == other)).one()
+    params = dict(setup.twilio.status_callback(sid, "delivered").params)
+    params["MessageSid"] = "SM" + "0" * 32  # a SID we never saw, naming a row that has one
+    code, _body = setup.post(params, query=f"message={other_row}")
+    assert code == 404
+    assert setup.row(other).provider_id == other
 
 
 def test_a_failed_text_is_refunded_and_an_undelivered_one_is_paid(setup: Setup) -> None:
@@ -176,6 +227,7 @@ def test_without_num_segments_the_count_is_fetched_from_twilio(setup: Setup) -> 
 def test_a_bad_signature_gets_403_and_changes_nothing(setup: Setup) -> None:
     sid = setup.send("hello")
     good = setup.twilio.status_callback(sid, "failed")
+    query = urllib.parse.urlsplit(good.url).query
     tampered = {**good.params, "MessageStatus": "delivered", "SmsStatus": "delivered"}
     other_url = RequestValidator(setup.twilio.auth_token).compute_signature(
         f"https://elsewhere.example{SMS_STATUS_PATH}", good.params
@@ -187,10 +239,12 @@ def test_a_bad_signature_gets_403_and_changes_nothing(setup: Setup) -> None:
         (good.params, other_url),
         (good.params, wrong_token),
     ):
-        code, body = setup.post(params, signature)
+        code, body = setup.post(params, signature, query)
         assert code == 403 and body["error"]["code"] == "bad_signature"
+    code, body = setup.post(good.params, good.signature, query=query + "9")  # not the URL it signed
+    assert code == 403
     assert setup.row(sid).status == "queued" and setup.adjustments() == []
-    code, body = setup.post(good.params, good.signature)
+    code, body = setup.post(good.params, good.signature, query)
     assert code == 200 and body["status"] == "failed" and setup.adjustments() == [SEGMENT]
 
 

@@ -14,6 +14,11 @@ second final one) never settles a message twice.
 Earlier statuses (queued, sending, sent) only move the row's status forward, never back.
 Twilio's callbacks carry ``NumSegments`` only sometimes (it is not among the documented
 status-callback fields); without it the message is fetched through the official client.
+
+A text whose send was cut off before Twilio answered is ``uncertain``: no SID, no charge.
+Its callback URL names the message row (``?message=ID``, covered by Twilio's signature), so
+its first callback tells its SID, and a billed final status charges it then, in full: Twilio
+did send it.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from sqlalchemy.orm import Session
 
 from billing.ledger import Posting, post
 from billing.models import LedgerEntry
+from billing.rates import Rates
 from tickwork import clock
 from tickwork.integrations.twilio_transport import close_twilio_client, make_twilio_client
-from tickwork.models import Message
+from tickwork.models import App, Execution, Message
 from tickwork.settings import TwilioSettings
 
 # How far along a message is: a callback never moves a row back (they can arrive out of order).
@@ -83,14 +89,17 @@ def apply_status(
     status: str,
     num_segments: int | None,
     error_code: str | None = None,
+    *,
+    message_id: int | None = None,
+    rates: Rates | None = None,
 ) -> Settled:
     """Record ``status`` for the message ``sid``; settle its charge if the status is final.
 
-    In the caller's transaction (commit after). Raises UnknownMessage.
+    ``message_id`` (from the callback URL) finds a message whose send was cut off before its
+    SID was known; ``rates`` price such a message's charge once Twilio bills it. In the
+    caller's transaction (commit after). Raises UnknownMessage.
     """
-    message = session.scalar(select(Message).where(Message.provider_id == sid, Message.channel == "sms"))
-    if message is None:
-        raise UnknownMessage(sid)
+    message = _find(session, sid, message_id)
     rank = PROGRESS.get(status, 0)
     if status not in FINAL:
         if PROGRESS.get(message.status, 0) < rank:
@@ -109,7 +118,11 @@ def apply_status(
         select(LedgerEntry).where(LedgerEntry.idempotency_key == message.idempotency_key)
     ).scalar_one_or_none()
     adjustment, new = 0, False
-    if charge is not None and charge.quantity > 0:
+    if charge is None and segments and rates is not None:  # sent although its send was cut off
+        charge_now = _uncharged(session, message, sid, status, segments, rates)
+        _, new = post(session, charge_now, enforce_limit=False)
+        adjustment = -rates.sms(message.created_at) * segments
+    elif charge is not None and charge.quantity > 0:
         charged = -charge.amount
         per_segment = charged // charge.quantity
         adjustment = charged - per_segment * segments
@@ -130,6 +143,41 @@ def apply_status(
     error = f"Twilio reported {status} (error {error_code})" if error_code else None
     _move(session, message, status, segments if status in BILLED_FINAL else None, error)
     return Settled(message.id, status, segments, adjustment, new)
+
+
+def _find(session: Session, sid: str, message_id: int | None) -> Message:
+    """The text with this SID; else the one the callback URL names, if its SID was never known
+    (its send was cut off), which learns its SID here."""
+    message = session.scalar(select(Message).where(Message.provider_id == sid, Message.channel == "sms"))
+    if message is None and message_id is not None:
+        message = session.scalar(
+            select(Message).where(
+                Message.id == message_id, Message.channel == "sms", Message.provider_id.is_(None)
+            )
+        )
+        if message is not None:
+            message.provider_id = sid
+    if message is None:
+        raise UnknownMessage(sid)
+    return message
+
+
+def _uncharged(
+    session: Session, message: Message, sid: str, status: str, segments: int, rates: Rates
+) -> Posting:
+    """The charge ``ctx.sms`` would have made for ``message``, had it known the text was sent."""
+    app = session.scalar(select(App.slug).where(App.id == message.app_id)) if message.app_id else None
+    job = (
+        session.scalar(select(Execution.job).where(Execution.id == message.execution_id))
+        if message.execution_id
+        else None
+    )
+    return Posting(
+        key=message.idempotency_key, account_id=message.account_id, kind="sms",
+        amount=-rates.sms(message.created_at) * segments, at=clock.now(), quantity=segments,
+        app=app or "", job=job or "", execution_id=message.execution_id,
+        detail={"segments": segments, "sms": message.id, "sid": sid, "status": status, "was": "uncertain"},
+    )  # fmt: skip
 
 
 def _move(session: Session, message: Message, status: str, segments: int | None, error: str | None) -> None:

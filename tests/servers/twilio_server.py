@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import socket
 import threading
 import urllib.error
 import urllib.parse
@@ -177,6 +178,7 @@ class TwilioServer(LocalWSGIServer):
         self._messages: dict[str, SmsMessage] = {}
         self._requests: list[RecordedRequest] = []
         self._errors: deque[TwilioApiError] = deque()
+        self._lose_responses = 0
         messages = f"/{API_VERSION}/Accounts/<account_sid>/Messages"
         self._routes = Map(
             [
@@ -214,11 +216,18 @@ class TwilioServer(LocalWSGIServer):
         with self._lock:
             self._errors.append(TwilioApiError(status, code, message))
 
+    def lose_next_response(self) -> None:
+        """Accept the next message create, then drop the connection before answering: the
+        client cannot know whether the text went out (it did)."""
+        with self._lock:
+            self._lose_responses += 1
+
     def reset(self) -> None:
         with self._lock:
             self._messages.clear()
             self._requests.clear()
             self._errors.clear()
+            self._lose_responses = 0
 
     # --- status callbacks -----------------------------------------------------------------
 
@@ -319,7 +328,14 @@ class TwilioServer(LocalWSGIServer):
         if args["account_sid"] != self.account_sid:
             raise TwilioApiError(404, 20404, f"The requested resource {request.path} was not found")
         if endpoint == "create":
-            return self._create(form)
+            created = self._create(form)
+            with self._lock:
+                lose, self._lose_responses = self._lose_responses > 0, max(0, self._lose_responses - 1)
+            if lose:
+                connection = request.environ["werkzeug.socket"]
+                connection.shutdown(socket.SHUT_RDWR)  # created, but the answer never arrives
+                connection.close()
+            return created
         with self._lock:
             message = self._messages.get(args["sid"])
         if message is None:

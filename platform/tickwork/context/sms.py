@@ -228,8 +228,8 @@ class SmsSender:
             options["messaging_service_sid"] = twilio.from_number
         else:
             options["from_"] = twilio.from_number
-        if self.status_callback_url:
-            options["status_callback"] = self.status_callback_url
+        if self.status_callback_url:  # naming the row: a callback finds it even without its SID
+            options["status_callback"] = f"{self.status_callback_url}?message={row.id}"
         client = make_twilio_client(twilio.account_sid, twilio.auth_token, base_url=twilio.base_url)
         try:
             return client.messages.create(**options)

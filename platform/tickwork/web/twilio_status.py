@@ -19,6 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from twilio.base.exceptions import TwilioException
 from twilio.request_validator import RequestValidator
 
+from tickwork.billing_meter import rates_from
 from tickwork.context.sms import SMS_STATUS_PATH
 from tickwork.db import session_factory
 from tickwork.settings import get_settings
@@ -39,7 +40,7 @@ def _signed_url(public_url: str) -> str:
     return public_url + request.path + (f"?{query}" if query else "")
 
 
-def _segments(value: str | None) -> int | None:
+def _whole_number(value: str | None) -> int | None:
     try:
         return int(value) if value is not None and value.strip() else None
     except ValueError:
@@ -66,8 +67,10 @@ def sms_status() -> Any:
                 settings.twilio,
                 sid,
                 status,
-                _segments(request.form.get("NumSegments")),
+                _whole_number(request.form.get("NumSegments")),
                 request.form.get("ErrorCode"),
+                message_id=_whole_number(request.args.get("message")),
+                rates=rates_from(str(settings.rates_file)),
             )
         except UnknownMessage:
             return _error(404, "unknown_message", f"no text message {sid} was sent by Tickwork")
