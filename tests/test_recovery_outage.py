@@ -1,14 +1,15 @@
-"""Recovering a dead worker's execution while Redis is unreachable leaves it recoverable.
+"""Work a dead worker or an outage leaves behind is found again, never left to wait for ever.
 
-``recovery.recover`` marks the execution ``queued`` and then asks Redis to queue its retry.
-If Redis cannot be reached the retry is never queued; the execution must not be left
-``queued`` with no job behind it (nothing would ever run or recover it). It goes back to
-``running``, so the spawner's overdue check recovers it once Redis is back.
+- ``recovery.recover`` marks an execution ``queued`` and then asks Redis to queue its retry. If
+  Redis cannot be reached the retry is never queued; the execution goes back to ``running``,
+  so the spawner's overdue check recovers it once Redis is back.
+- A job a dead worker took off the queue but never started goes back on the queue.
+- A scheduled job RQ failed before its run was recorded is queued again (a few times a day).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -21,6 +22,10 @@ from tickwork.spawner.tick import floor_minute
 
 from .conftest import Database
 from .process_helpers import install_fault_app
+from .test_spawn_and_run import probe
+from .test_spawn_and_run import spawn as spawn_span
+
+__all__ = ["probe"]  # fixture used here
 
 
 def test_a_retry_that_cannot_be_queued_leaves_the_execution_running_for_a_later_recovery(
@@ -69,3 +74,64 @@ def test_a_job_a_dead_worker_took_but_never_started_goes_back_on_the_queue(redis
     assert redis_conn.lrange(queue_key, 0, -1) == [b"s1-job-2-202601051000"]
     assert redis_conn.llen(intermediate) == 0
     assert sweeper.sweep(redis_conn, QUEUE_NAME) == 0
+
+
+def test_a_slot_job_rq_failed_before_its_run_was_recorded_is_queued_again(
+    db: Database, redis_conn: redis.Redis, probe: dict[str, int]
+) -> None:
+    """A worker took a scheduled job and died before recording it: RQ's clean-up fails it as
+    abandoned. The spawner queues it again (its slot is not held by any execution) and it runs
+    once; a failed job whose run was recorded is left to recovery."""
+    from rq import Queue
+    from rq.job import Job, JobStatus
+
+    from tickwork.queues import QUEUE_NAME
+    from tickwork.spawner.stranded import requeue_failed_slots
+
+    slot = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))  # half_past for two accounts
+    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    abandoned, recorded = sorted(queue.get_job_ids())
+    with clock.frozen_at(slot):
+        Job.fetch(recorded, connection=redis_conn).perform()  # ran: its execution holds the slot
+    for job_id in (abandoned, recorded):  # taken by a worker that then died
+        queue.remove(job_id)
+        job = Job.fetch(job_id, connection=redis_conn)
+        job.set_status(JobStatus.STARTED)
+        redis_conn.zadd(queue.started_job_registry.key, {f"{job_id}:tw1": 1})  # as _TAKE, long expired
+    queue.started_job_registry.cleanup()  # RQ's own maintenance: abandoned, so failed
+    assert sorted(queue.failed_job_registry.get_job_ids()) == sorted([abandoned, recorded])
+
+    with db.session() as session:
+        assert requeue_failed_slots(session, redis_conn, QUEUE_NAME) == 1
+        assert requeue_failed_slots(session, redis_conn, QUEUE_NAME) == 0
+    assert queue.get_job_ids() == [abandoned]
+    assert queue.failed_job_registry.get_job_ids() == [recorded], "left to recovery"
+    with clock.frozen_at(slot):
+        Job.fetch(abandoned, connection=redis_conn).perform()
+    with db.session() as session:
+        rows = session.execute(select(Execution.slot_key, Execution.status)).all()
+    assert sorted(rows) == sorted([(abandoned, "succeeded"), (recorded, "succeeded")])
+
+
+def test_a_slot_job_that_keeps_failing_unrecorded_is_queued_again_three_times_a_day(
+    db: Database, redis_conn: redis.Redis, probe: dict[str, int]
+) -> None:
+    from rq import Queue
+    from rq.job import Job
+
+    from tickwork.queues import QUEUE_NAME
+    from tickwork.spawner.stranded import MAX_REQUEUES, requeue_failed_slots
+
+    slot = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))
+    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    job_id = queue.get_job_ids()[0]
+    requeued = []
+    for _ in range(MAX_REQUEUES + 2):
+        queue.remove(job_id)
+        queue.failed_job_registry.add(Job.fetch(job_id, connection=redis_conn), ttl=600)
+        with db.session() as session:
+            requeued.append(requeue_failed_slots(session, redis_conn, QUEUE_NAME))
+    assert requeued == [1] * MAX_REQUEUES + [0, 0]
+    assert queue.failed_job_registry.get_job_ids() == [job_id]

@@ -28,6 +28,7 @@ from tickwork.bundles.manifest import TIMEOUT_RANGE
 from tickwork.grant_expiry import expire_grants
 from tickwork.settings import get_settings
 from tickwork.spawner.lock import REFRESH_EVERY_SECONDS, SpawnerLock
+from tickwork.spawner.stranded import requeue_failed_slots
 from tickwork.spawner.tick import MINUTE, Spawner, TickReport, floor_minute
 
 log = logging.getLogger(__name__)
@@ -85,13 +86,14 @@ class ClockWatch:
 
 
 def tick_and_recover(spawner: Spawner, slot: datetime, recover: bool = True) -> TickReport:
-    """One tick, expire the grants due, requeue jobs a dead worker took but never started, queue
-    recorded executions whose RQ job is gone, then (unless ``recover`` is False) retry or fail
-    executions whose worker vanished."""
+    """One tick, expire the grants due, requeue jobs a dead worker took but never started (or
+    that failed before their run was recorded), queue recorded executions whose RQ job is gone,
+    then (unless ``recover`` is False) retry or fail executions whose worker vanished."""
     report = spawner.tick(slot)
     expire_grants(spawner.sessions)
     spawner.stranded.sweep(spawner.redis, spawner.queue)
     with spawner.sessions() as session:
+        requeue_failed_slots(session, spawner.redis, spawner.queue)
         spawner.unqueued.sweep(session, spawner.redis, spawner.queue)
     if not recover:
         return report

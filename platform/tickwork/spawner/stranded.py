@@ -9,6 +9,12 @@ The spawner looks at that list every tick: an id that is still there, not starte
 ticks in a row (a minute apart) is pushed back onto the queue. Putting back a job that a live
 worker was about to start is harmless: the runner records each slot under its unique key, so
 the second delivery is recorded as a duplicate and not run.
+
+A scheduled job can also end in RQ's failed registry without its run ever being recorded: a
+worker killed after taking it but before recording it (RQ's clean-up fails it as abandoned
+minutes later), or a runner that gave up waiting for the database. Such a slot would be lost;
+the spawner queues it again (RQ's own requeue) when no execution holds its slot key, at most
+``MAX_REQUEUES`` times a day, so a job that cannot be recorded does not loop for ever.
 """
 
 from __future__ import annotations
@@ -17,8 +23,18 @@ import logging
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tickwork.executions import SLOT_KEY
+from tickwork.models import Execution
 
 log = logging.getLogger(__name__)
+
+MAX_REQUEUES = 3  # times a day one failed slot job is queued again
+FAILED_SCAN = 1000  # failed jobs looked at per sweep
+REQUEUED_KEY = "tickwork:requeued:{job_id}"
 
 
 class StrandedJobs:
@@ -49,3 +65,36 @@ class StrandedJobs:
         if requeued:
             log.warning("put %d job(s) a worker took but never started back on the queue", requeued)
         return requeued
+
+
+def requeue_failed_slots(session: Session, redis: Redis, queue_name: str) -> int:
+    """Queue again the scheduled jobs in RQ's failed registry whose slot no execution holds; how many."""
+    registry = Queue(queue_name, connection=redis).failed_job_registry
+    ids = [
+        raw.decode() if isinstance(raw, bytes) else str(raw)
+        for raw in redis.zrange(registry.key, 0, FAILED_SCAN - 1)
+    ]
+    slots = [job_id for job_id in ids if SLOT_KEY.match(job_id)]
+    if not slots:
+        return 0
+    recorded = set(session.scalars(select(Execution.slot_key).where(Execution.slot_key.in_(slots))))
+    session.rollback()  # a read: no transaction stays open
+    requeued = 0
+    for job_id in slots:
+        if job_id in recorded:
+            continue  # it ran, or is running: recovery settles the execution, not this
+        counter = REQUEUED_KEY.format(job_id=job_id)
+        times = int(redis.incr(counter))
+        redis.expire(counter, 86400)
+        if times > MAX_REQUEUES:
+            if times == MAX_REQUEUES + 1:
+                log.error("scheduled job %s failed unrecorded %d times; left failed", job_id, times)
+            continue
+        try:
+            registry.requeue(job_id)
+        except (InvalidJobOperation, NoSuchJobError):
+            continue  # someone else requeued it, or it expired, in the meantime
+        requeued += 1
+    if requeued:
+        log.warning("queued %d scheduled job(s) again that failed before their run was recorded", requeued)
+    return requeued
