@@ -302,13 +302,15 @@ class Runner:
             row["status"] = "running"
         try:
             execution_id = executions.insert_row(session, row)
-        except IntegrityError:  # the slot is recorded already
+        except IntegrityError:  # the slot is recorded already (or another constraint failed)
             session.rollback()
             original = session.execute(
                 select(Execution.id, Execution.status, Execution.delivery).where(
                     Execution.slot_key == run.key
                 )
-            ).one()
+            ).one_or_none()
+            if original is None:
+                raise  # not the slot's key: a real error, reported as such
             if original.delivery == job.delivery:  # by this delivery: an earlier try's commit landed
                 if original.status != "running":
                     return None  # it was recorded as skipped
