@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from tickwork import clock
@@ -72,13 +72,15 @@ def prune(session: Session, before: datetime, limit: int = BATCH) -> Iterator[in
         yield pruned
 
 
+def _prunable(before: datetime, last: int) -> ColumnElement[bool]:
+    """Finished, created before ``before``, at or below the boundary id ``last``."""
+    return and_(Execution.id <= last, Execution.created_at < before, Execution.status.in_(FINISHED))
+
+
 def _prune_batch(session: Session, before: datetime, last: int, limit: int) -> int:
     ids = list(
         session.scalars(
-            select(Execution.id)
-            .where(Execution.id <= last, Execution.created_at < before, Execution.status.in_(FINISHED))
-            .order_by(Execution.id)
-            .limit(limit)
+            select(Execution.id).where(_prunable(before, last)).order_by(Execution.id).limit(limit)
         )
     )
     if not ids:
@@ -96,10 +98,5 @@ def count_prunable(session: Session, before: datetime) -> int:
     if last is None:
         return 0
     return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Execution)
-            .where(Execution.id <= last, Execution.created_at < before, Execution.status.in_(FINISHED))
-        )
-        or 0
+        session.scalar(select(func.count()).select_from(Execution).where(_prunable(before, last))) or 0
     )
