@@ -135,3 +135,43 @@ def test_a_slot_job_that_keeps_failing_unrecorded_is_queued_again_three_times_a_
             requeued.append(requeue_failed_slots(session, redis_conn, QUEUE_NAME))
     assert requeued == [1] * MAX_REQUEUES + [0, 0]
     assert queue.failed_job_registry.get_job_ids() == [job_id]
+
+
+def test_a_job_whose_take_reply_was_lost_is_run_by_the_worker_that_took_it(
+    db: Database, redis_conn: redis.Redis, probe: dict[str, int]
+) -> None:
+    """Redis stopping right after running a worker's take (its append-only file keeps the
+    effect, the reply never leaves) or a connection dropping at that moment: the job is popped
+    and registered as started, and the worker never heard. Its next try, under the same nonce,
+    hands over that job: every slot runs once, nothing is left registered as started."""
+    from rq import Queue
+
+    from tickwork.queues import QUEUE_NAME
+    from tickwork.worker import TickworkWorker
+
+    slot = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))  # half_past for two accounts
+    queue = Queue(QUEUE_NAME, connection=redis_conn)
+    jobs = sorted(queue.get_job_ids())
+    assert len(jobs) == 2
+    worker = TickworkWorker([queue], connection=redis_conn, name="tw-lost-reply")
+    real_take = worker._call_take
+    lost: list[bytes] = []
+
+    def take_then_lose_the_reply(*args: object) -> object:
+        reply = real_take(*args)  # type: ignore[arg-type]
+        if not lost and reply:
+            lost.append(reply[0])
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+        return reply
+
+    worker._call_take = take_then_lose_the_reply  # type: ignore[method-assign]
+    with clock.frozen_at(slot + timedelta(seconds=5)):
+        assert worker.work(burst=True)
+
+    assert lost and lost[0].decode() in jobs
+    with db.session() as session:
+        rows = session.execute(select(Execution.slot_key, Execution.status, Execution.skip_reason)).all()
+    assert sorted(rows) == [(job_id, "succeeded", None) for job_id in jobs]
+    assert queue.started_job_registry.count == 0, "nothing left started by nobody"
+    assert not redis_conn.keys("rq:job:*") and not redis_conn.keys("tickwork:take:*")

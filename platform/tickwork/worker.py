@@ -20,9 +20,10 @@ trips per job (heartbeats, states, an execution record, registries, a result, co
 kept for results and monitoring that Tickwork keeps in its database. ``TickworkWorker``
 runs the jobs that call ``tickwork.runner.execute`` and use no other RQ feature with one Lua
 call to take a job (pop it, fetch its hash, mark it started, add it to RQ's started registry
-and mark the worker busy, atomically, so a job is never popped without being registered) and
-one to finish it (delete the job, leave the registry, count it on the worker and release
-the run's overlap mark). RQ's keys and formats throughout: ``rq info`` shows the queue, the
+and mark the worker busy, atomically, so a job is never popped without being registered;
+asked again after a lost reply, it hands over the job it took) and one to finish it
+(delete the job, leave the registry, count it on the worker and release the run's overlap
+mark). RQ's keys and formats throughout: ``rq info`` shows the queue, the
 workers (busy or idle, jobs finished and failed) and the started registry; RQ's maintenance
 (abandoned jobs, the scheduler, suspension, stop commands) works unchanged. Any other job,
 and a job whose runner raises, takes RQ's own code path.
@@ -67,6 +68,7 @@ HARD_KILL_GRACE_ENV = "TICKWORK_HARD_KILL_GRACE"
 # Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
 # wall-clock jumps, which must never make the watchdog kill (or spare) a job.
 POLL_SECONDS = 0.2
+TAKE_RECORD_PREFIX = "tickwork:take:"  # + worker name: the job its last take took (see _TAKE)
 
 
 @dataclass
@@ -115,10 +117,23 @@ def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int)
 # queue), fetch its hash, mark it started, register it in RQ's started registry and mark the
 # worker busy. Returns false when the queue is empty, {'suspended'} when `rq suspend` is on,
 # else the job id followed by its hash's fields and values.
+#
+# Each take carries a nonce, and the script notes which job it took under that nonce (KEYS[6]).
+# A reply can be lost after the script ran: Redis stopping (it exits without sending the replies
+# of its last commands, while its append-only file keeps their effects) or the connection
+# dropping. The worker then calls again with the same nonce and is handed the same job, instead
+# of leaving it registered as started by nobody until RQ's clean-up fails it many minutes later.
 _TAKE = """
--- KEYS: queue, started registry, worker, suspension flag, intermediate queue
+-- KEYS: queue, started registry, worker, suspension flag, intermediate queue, take record
 -- ARGV: job key prefix, registry score, now, worker name, worker key ttl, claimed id or '',
---       execution token
+--       execution token, take nonce
+local last = redis.call('HMGET', KEYS[6], 'nonce', 'id')
+if last[1] == ARGV[8] then  -- this take ran already and its reply was lost: the same job
+    local fields = redis.call('HGETALL', ARGV[1] .. last[2])
+    if #fields == 0 then return false end
+    table.insert(fields, 1, last[2])
+    return fields
+end
 if ARGV[6] == '' and redis.call('EXISTS', KEYS[4]) == 1 then return {'suspended'} end
 while true do
     local id
@@ -142,6 +157,8 @@ while true do
         redis.call('ZADD', KEYS[2], ARGV[2], id .. ':' .. ARGV[7])
         redis.call('HSET', KEYS[3], 'state', 'busy', 'last_heartbeat', ARGV[3])
         redis.call('EXPIRE', KEYS[3], ARGV[5])
+        redis.call('HSET', KEYS[6], 'nonce', ARGV[8], 'id', id)
+        redis.call('EXPIRE', KEYS[6], 86400)
         table.insert(fields, 1, id)
         return fields
     end
@@ -182,6 +199,9 @@ class TickworkWorker(SimpleWorker):
         self._take = Script(self.connection, _TAKE.encode())
         self._done = Script(self.connection, _DONE.encode())
         self._token = f"tw{os.getpid()}"
+        self._take_record = f"{TAKE_RECORD_PREFIX}{self.name}"
+        self._takes = 0  # with a random prefix, each take's nonce (see _TAKE)
+        self._nonce_prefix = f"{self._token}.{os.urandom(4).hex()}"
         self._heartbeat_ttl = self.worker_ttl + 60
 
     # --- the loop --------------------------------------------------------------------------
@@ -227,6 +247,7 @@ class TickworkWorker(SimpleWorker):
         except redis.exceptions.TimeoutError:
             self.log.error("Worker %s: Redis connection timeout, quitting...", self.name)
         finally:
+            self._forget_take()
             self.teardown()
         return bool(completed)
 
@@ -247,6 +268,12 @@ class TickworkWorker(SimpleWorker):
                 found = self.queue_class.lmove(self.connection, queue.key, self.dequeue_timeout)
             except DequeueTimeout:
                 return None
+            except redis.exceptions.ConnectionError as error:
+                # Had Redis moved a job before the reply was lost, the spawner's sweep of RQ's
+                # intermediate queue puts it back (tickwork.spawner.stranded).
+                self.log.error("Worker %s: could not reach Redis (%s) waiting for a job", self.name, error)
+                time.sleep(1.0)
+                return None
             self._state = WorkerStatus.BUSY
             if found is None:
                 return None
@@ -260,12 +287,21 @@ class TickworkWorker(SimpleWorker):
         job.restore(raw)
         return job, {key.decode(): value for key, value in raw.items()}
 
+    def _forget_take(self) -> None:
+        try:
+            self.connection.delete(self._take_record)
+        except redis.exceptions.RedisError:
+            pass  # it expires in a day
+
     def _run_take(self, queue: Queue, claimed: str) -> Any:
-        """``_TAKE``; while Redis is unreachable, tried again with RQ's backoff (as RQ's dequeue)."""
+        """``_TAKE``; while Redis is unreachable, tried again with RQ's backoff (as RQ's dequeue),
+        under the same nonce, so a take whose reply was lost hands over the job it took."""
+        self._takes += 1
+        nonce = f"{self._nonce_prefix}.{self._takes}"
         wait = 1.0
         while True:
             try:
-                return self._call_take(queue, claimed)
+                return self._call_take(queue, claimed, nonce)
             except redis.exceptions.ConnectionError as error:
                 self.log.error(
                     "Worker %s: could not reach Redis (%s); trying again in %d s", self.name, error, wait
@@ -273,7 +309,7 @@ class TickworkWorker(SimpleWorker):
                 time.sleep(wait)
                 wait = min(wait * self.exponential_backoff_factor, self.max_connection_wait_time)
 
-    def _call_take(self, queue: Queue, claimed: str) -> Any:
+    def _call_take(self, queue: Queue, claimed: str, nonce: str) -> Any:
         stamp = utcformat(now())
         return self._take(
             keys=[
@@ -282,6 +318,7 @@ class TickworkWorker(SimpleWorker):
                 self.key,
                 WORKERS_SUSPENDED,
                 f"{queue.key}:intermediate",
+                self._take_record,
             ],
             args=[
                 self.job_class.redis_job_namespace_prefix,
@@ -291,6 +328,7 @@ class TickworkWorker(SimpleWorker):
                 self._heartbeat_ttl,
                 claimed,
                 self._token,
+                nonce,
             ],
         )
 
@@ -333,8 +371,8 @@ class TickworkWorker(SimpleWorker):
                     holder or "",
                 ],
             )
-        except redis.exceptions.ConnectionError:
-            self.log.exception("Worker %s: could not record the end of job %s in Redis", self.name, job.id)
+        except redis.exceptions.ConnectionError as error:
+            self.log.error("Worker %s: Redis did not record the end of job %s: %s", self.name, job.id, error)
 
     def _failed(self, job: Job, queue: Queue, marks: list[tuple[str, int]]) -> None:
         """The runner itself raised (its database away for minutes, a bug): RQ's failure path."""
