@@ -36,6 +36,17 @@ MAX_REQUEUES = 3  # times a day one failed slot job is queued again
 FAILED_SCAN = 1000  # failed jobs looked at per sweep
 REQUEUED_KEY = "tickwork:requeued:{job_id}"
 
+# Only whoever removes the id puts it back (a job whose hash is gone is only removed), in one
+# script: a reply lost between a separate LREM and RPUSH would lose the job for good.
+_PUT_BACK = """
+-- KEYS: intermediate queue, job hash, queue; ARGV: job id
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('RPUSH', KEYS[3], ARGV[1])
+    return 1
+end
+return 0
+"""
+
 
 class StrandedJobs:
     """The sweep, with the ids it saw stranded last time."""
@@ -56,11 +67,8 @@ class StrandedJobs:
         again = stranded & self.seen
         requeued = 0
         for job_id in sorted(again):
-            # Only whoever removes it puts it back; a job whose hash is gone is only removed.
             job_key = f"{queue.job_class.redis_job_namespace_prefix}{job_id}"
-            if redis.lrem(key, 1, job_id) and redis.exists(job_key):
-                redis.rpush(queue.key, job_id)
-                requeued += 1
+            requeued += int(redis.eval(_PUT_BACK, 3, key, job_key, queue.key, job_id))
         self.seen = stranded - again
         if requeued:
             log.warning("put %d job(s) a worker took but never started back on the queue", requeued)
