@@ -26,7 +26,14 @@ from tickwork.spawner.tick import Spawner
 
 from .conftest import Database
 from .process_helpers import finish, start, wait_for
-from .test_faults_worker import faults, killed_at_exit, running_in_body, spawn, the_execution
+from .test_faults_worker import (
+    faults,
+    killed_at_exit,
+    running_in_body,
+    spawn,
+    the_execution,
+    wait_for_alive_mark,
+)
 from .test_spawn_and_run import probe
 from .test_spawn_and_run import spawn as spawn_span
 
@@ -121,8 +128,10 @@ def test_a_whole_worker_killed_right_after_the_charge_is_recovered_without_a_sec
     spawn(db, redis_conn, "hold_retry")
     with killed_at_exit(start(db, redis_url, "worker", "--burst")) as worker:
         execution, _pid = running_in_body(db, tmp_path, "hold_retry")
+        alive = wait_for_alive_mark(redis_conn, execution.id)
         os.kill(worker.pid, signal.SIGKILL)  # the supervisor and its process: nobody notices
         finish(worker, timeout=10)
+    redis_conn.delete(alive)  # as its TTL runs out: nobody refreshes it
     with db.session() as session:
         timeout = session.scalar(select(JobSchedule.timeout).where(JobSchedule.job == "hold_retry"))
     assert timeout is not None and execution.started_at is not None

@@ -116,6 +116,13 @@ def running_in_body(db: Database, folder: Path, job: str, count: int = 1) -> tup
     return execution, pid
 
 
+def wait_for_alive_mark(redis_conn: redis.Redis, execution_id: int) -> str:
+    """Wait until the worker supervisor has marked the run as held by a live worker; its key."""
+    key = recovery.ALIVE_KEY.format(execution_id=execution_id)
+    wait_for(f"the alive mark of execution {execution_id}", lambda: redis_conn.exists(key), 10)
+    return key
+
+
 def no_extra_runs(session: Session, job: str) -> None:
     """Exactly one execution row for the slot: no duplicate delivery was recorded."""
     rows = session.scalar(select(func.count()).where(Execution.job == job))
@@ -197,6 +204,7 @@ def test_a_killed_worker_takes_its_processes_along_and_the_spawner_recovers_the_
     spawn(db, redis_conn, job)
     with killed_at_exit(start(db, redis_url, "worker", "--burst")) as worker:
         execution, child_pid = running_in_body(db, tmp_path, job)
+        alive = wait_for_alive_mark(redis_conn, execution.id)
         os.kill(worker.pid, signal.SIGKILL)
         code, _out, _err = finish(worker, timeout=10)
     assert code == -signal.SIGKILL
@@ -215,8 +223,15 @@ def test_a_killed_worker_takes_its_processes_along_and_the_spawner_recovers_the_
             tick_and_recover(spawner, now)
         with db.session() as session:
             assert the_execution(session, job).status == expected, f"not overdue yet at {now}"
-    with clock.frozen_at(overdue_at + timedelta(seconds=1)):
-        tick_and_recover(spawner, overdue_at + timedelta(seconds=1))
+    late = overdue_at + timedelta(seconds=1)
+    with clock.frozen_at(late):  # overdue, but its supervisor's last word says it is alive
+        tick_and_recover(spawner, late)
+    with db.session() as session:
+        assert the_execution(session, job).status == "running", "held by a live worker, for all we know"
+    redis_conn.pexpire(alive, 1)  # as its TTL runs out: nobody refreshes it
+    time.sleep(0.01)
+    with clock.frozen_at(late):
+        tick_and_recover(spawner, late)
     with db.session() as session:
         recovered = the_execution(session, job)
         assert (recovered.status, recovered.attempts) == (status_after_recovery, 1)

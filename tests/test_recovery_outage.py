@@ -175,3 +175,61 @@ def test_a_job_whose_take_reply_was_lost_is_run_by_the_worker_that_took_it(
     assert sorted(rows) == [(job_id, "succeeded", None) for job_id in jobs]
     assert queue.started_job_registry.count == 0, "nothing left started by nobody"
     assert not redis_conn.keys("rq:job:*") and not redis_conn.keys("tickwork:take:*")
+
+
+def test_an_overdue_run_a_live_worker_holds_is_left_to_it(db: Database, redis_conn: redis.Redis) -> None:
+    """Past its deadline is not proof of death: a run whose supervisor still marks it alive
+    (its outcome waiting for the database) is not recovered; once the mark lapses, it is."""
+    with db.session() as session:
+        app, ids = install_fault_app(session, "faults", "Acme")
+        started = floor_minute(clock.now()) - timedelta(hours=1)
+        execution = Execution(
+            app_id=app.id, job="hold_once", account_id=ids["Acme"], source="schedule",
+            scheduled_for=started, status="running", attempts=1, started_at=started,
+        )  # fmt: skip
+        session.add(execution)
+        session.commit()
+        execution_id = execution.id
+
+    recovery.mark_alive(redis_conn, [execution_id])
+    ttl = redis_conn.pttl(recovery.ALIVE_KEY.format(execution_id=execution_id))
+    assert 0 < ttl <= recovery.ALIVE_TTL * 1000
+    with db.session() as session:
+        assert recovery.overdue(session) == [execution_id], "by the database alone: overdue"
+        assert recovery.overdue(session, redis_conn) == [], "but a live worker holds it"
+    redis_conn.delete(recovery.ALIVE_KEY.format(execution_id=execution_id))
+    with db.session() as session:
+        assert recovery.overdue(session, redis_conn) == [execution_id]
+
+
+def test_a_run_is_held_from_its_start_until_its_outcome_is_recorded(
+    db: Database, redis_conn: redis.Redis, probe: dict[str, int]
+) -> None:
+    """What the runner tells the worker supervisor: the run and its deadline as the job starts,
+    the run alone (no deadline to enforce) once the job is over and its outcome is being
+    recorded, nothing once it is recorded."""
+    from rq import Queue
+    from rq.job import Job
+
+    from tickwork import runner
+    from tickwork.queues import QUEUE_NAME
+
+    slot = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))
+    job_id = sorted(Queue(QUEUE_NAME, connection=redis_conn).get_job_ids())[0]
+    calls: list[tuple[int | None, bool, str | None]] = []
+
+    def hook(execution_id: int | None, deadline: float | None) -> None:
+        with db.session() as session:
+            status = session.scalar(select(Execution.status).where(Execution.slot_key == job_id))
+        calls.append((execution_id, deadline is not None, status))
+
+    runner.set_current_hook(hook)
+    try:
+        with clock.frozen_at(slot):
+            Job.fetch(job_id, connection=redis_conn).perform()
+    finally:
+        runner.set_current_hook(None)
+    with db.session() as session:
+        run_id = session.scalar(select(Execution.id).where(Execution.slot_key == job_id))
+    assert calls == [(run_id, True, "running"), (run_id, False, "running"), (None, False, "succeeded")]

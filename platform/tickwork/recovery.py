@@ -7,6 +7,13 @@ period (a whole worker host may have gone). Either way the execution is retried 
 retries allow, otherwise failed (or timed out, when the supervisor killed a job that ignored
 its timeout), with the reason in its error. An execution that ends here also gives up its
 overlap mark, so the job's next slot is not skipped as "overlap" because of a dead run.
+
+Past its deadline is not proof of death: a worker waiting out a database outage to record a
+run's outcome is alive and will record it. So each worker supervisor keeps a short-lived
+Redis key per run its processes hold (``ALIVE_KEY``, refreshed every ``ALIVE_REFRESH``
+seconds, gone ``ALIVE_TTL`` seconds after the supervisor stops refreshing it), and the
+spawner leaves overdue runs with a live key to their worker. A whole host lost stops the
+refreshes, and its runs are recovered as before.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from tickwork import clock
 from tickwork.models import Execution, JobSchedule
 
 DEADLINE_GRACE = timedelta(seconds=90)
+ALIVE_KEY = "tickwork:alive:{execution_id}"  # a worker holds this run (see the module's docstring)
+ALIVE_TTL = 60  # seconds
+ALIVE_REFRESH = 15.0  # seconds
 WORKER_DIED = "the worker running this execution stopped before it finished (killed or crashed)"
 FINAL_STATUSES = ("failed", "timed_out")
 
@@ -92,8 +102,28 @@ def recover(
     return recovered
 
 
-def overdue(session: Session, now: datetime | None = None) -> list[int]:
-    """Executions still ``running`` well past their job's timeout."""
+def mark_alive(redis: Redis, execution_ids: list[int]) -> None:
+    """Say these runs are held by a live worker, for the next ``ALIVE_TTL`` seconds."""
+    if not execution_ids:
+        return
+    ttl_ms = max(1, int(clock.real_seconds(ALIVE_TTL) * 1000))  # a sped-up test clock: shorter
+    pipeline = redis.pipeline(transaction=False)
+    for execution_id in execution_ids:
+        pipeline.set(ALIVE_KEY.format(execution_id=execution_id), 1, px=ttl_ms)
+    pipeline.execute()
+
+
+def held_by_live_workers(redis: Redis, execution_ids: list[int]) -> set[int]:
+    """Those of these runs a live worker still holds."""
+    if not execution_ids:
+        return set()
+    flags = redis.mget([ALIVE_KEY.format(execution_id=execution_id) for execution_id in execution_ids])
+    return {execution_id for execution_id, flag in zip(execution_ids, flags, strict=True) if flag}
+
+
+def overdue(session: Session, redis: Redis | None = None, now: datetime | None = None) -> list[int]:
+    """Executions still ``running`` well past their job's timeout (and, given ``redis``, held
+    by no live worker)."""
     now = now or clock.now()
     rows = session.execute(
         select(Execution.id, Execution.started_at, JobSchedule.timeout)
@@ -102,8 +132,12 @@ def overdue(session: Session, now: datetime | None = None) -> list[int]:
         # prepares a query run five times) can use the partial index on running rows only so.
         .where(Execution.status == literal_column("'running'"))
     )
-    return [
+    late = [
         execution_id
         for execution_id, started_at, timeout in rows
         if started_at is not None and started_at + timedelta(seconds=timeout) + DEADLINE_GRACE < now
     ]
+    if redis is None or not late:
+        return late
+    alive = held_by_live_workers(redis, late)
+    return [execution_id for execution_id in late if execution_id not in alive]

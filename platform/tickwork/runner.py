@@ -76,7 +76,9 @@ OVERLAP_KEY = "tickwork:running:{app}:{job}:{account}"
 OVERLAP_GRACE_SECONDS = 60  # the overlap mark outlives a dead worker by at most this much
 RETRY_BACKOFF_SECONDS = (10, 60, 300, 900, 1800)  # attempt 2, 3, 4...: waits before each retry
 
-# Which process is running which execution, for the worker supervisor's watchdog.
+# Which process holds which execution, and until when its job may run, for the worker
+# supervisor: its watchdog kills a job past the deadline; its heartbeat says the run is held
+# (from the job's start until its outcome is recorded, which may wait for the database).
 _current_hook: Callable[[int | None, float | None], None] | None = None
 
 
@@ -454,12 +456,16 @@ class Runner:
                 outcome, error = "failed", _job_traceback()
             finally:
                 if _current_hook is not None:
-                    _current_hook(None, None)
+                    _current_hook(run.id, None)  # the job is over; its outcome is still to record
                 data_session.rollback()  # anything a job left uncommitted is not kept
         logs = capture.text()
-        _waiting_for_database(
-            session, lambda: self._finish(session, run, outcome, error, result, logs, started)
-        )
+        try:
+            _waiting_for_database(
+                session, lambda: self._finish(session, run, outcome, error, result, logs, started)
+            )
+        finally:
+            if _current_hook is not None:
+                _current_hook(None, None)
 
     def _context(
         self,

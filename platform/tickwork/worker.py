@@ -57,7 +57,7 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import current_timestamp, now, utcformat
 from rq.worker.base import StopRequested, WorkerStatus
 
-from tickwork import db, lifetime, queues, recovery, runner
+from tickwork import clock, db, lifetime, queues, recovery, runner
 from tickwork.errors import ConfigError
 from tickwork.settings import get_settings
 
@@ -410,6 +410,9 @@ class Supervisor:
         self.children: dict[int, Child] = {}
         self.stopping = False
         self.grace = hard_kill_grace()
+        self.next_beat = 0.0  # time.monotonic() of the next heartbeat
+        self.marked: set[int] = set()  # the runs it named
+        self.beat_failing = False
 
     def _start(self, index: int) -> None:
         self.slots[2 * index] = 0.0
@@ -438,7 +441,30 @@ class Supervisor:
                 self._watch(child)
             if all(child.finished for child in self.children.values()):
                 return
+            self._beat()
             time.sleep(POLL_SECONDS)
+
+    def _beat(self) -> None:
+        """Say which runs this host's processes hold (``recovery.mark_alive``), so the spawner
+        leaves a run that is past its deadline but alive (its outcome waiting for the
+        database) to its worker: every ``ALIVE_REFRESH`` seconds, and as a run starts."""
+        held = {
+            int(self.slots[2 * child.index])
+            for child in self.children.values()
+            if not child.finished and child.process.is_alive() and self.slots[2 * child.index]
+        }
+        if time.monotonic() < self.next_beat and held <= self.marked:
+            return
+        self.next_beat = time.monotonic() + clock.real_seconds(recovery.ALIVE_REFRESH)
+        self.marked = held
+        try:
+            recovery.mark_alive(queues.connection(), sorted(held))
+        except redis.exceptions.RedisError as error:
+            if not self.beat_failing:
+                log.warning("cannot mark this worker's runs alive in Redis (%s); trying again", error)
+            self.beat_failing = True
+        else:
+            self.beat_failing = False
 
     def _watch(self, child: Child) -> None:
         if child.finished:

@@ -98,7 +98,7 @@ def tick_and_recover(spawner: Spawner, slot: datetime, recover: bool = True) -> 
     if not recover:
         return report
     with spawner.sessions() as session:
-        stuck = recovery.overdue(session)
+        stuck = recovery.overdue(session, spawner.redis)
         if stuck:
             backoff = get_settings().retry_backoff_seconds
             recovery.recover(session, spawner.redis, stuck, recovery.WORKER_DIED, backoff)
