@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -375,7 +376,15 @@ def test_a_member_runs_a_job_now(
 # --- executions -------------------------------------------------------------------------------
 
 
-def test_executions_filter_and_detail(db: Database, client: FlaskClient, cast: Cast) -> None:
+@pytest.fixture
+def midday() -> Iterator[None]:
+    """The clock at noon Eastern, so "today" holds the runs a test dates hours ago (at 00:30
+    Eastern, a failure an hour ago is yesterday's, and "Failures today" rightly leaves it out)."""
+    with clock.frozen_at(datetime(2026, 11, 23, 17, 0, tzinfo=UTC)):
+        yield
+
+
+def test_executions_filter_and_detail(db: Database, client: FlaskClient, cast: Cast, midday: None) -> None:
     now = clock.now()
     ok = add_execution(db, "acme", "order-digest", "daily_summary", at=now - timedelta(hours=3))
     failed = add_execution(
