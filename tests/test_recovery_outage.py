@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -218,11 +219,14 @@ def test_a_run_is_held_from_its_start_until_its_outcome_is_recorded(
     spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))
     job_id = sorted(Queue(QUEUE_NAME, connection=redis_conn).get_job_ids())[0]
     calls: list[tuple[int | None, bool, str | None]] = []
+    holds: list[float] = []
 
-    def hook(execution_id: int | None, deadline: float | None) -> None:
+    def hook(execution_id: int | None, deadline: float | None, held_until: float | None) -> None:
         with db.session() as session:
             status = session.scalar(select(Execution.status).where(Execution.slot_key == job_id))
         calls.append((execution_id, deadline is not None, status))
+        if held_until is not None:
+            holds.append(held_until - max(deadline or 0.0, time.monotonic()))
 
     runner.set_current_hook(hook)
     try:
@@ -233,3 +237,35 @@ def test_a_run_is_held_from_its_start_until_its_outcome_is_recorded(
     with db.session() as session:
         run_id = session.scalar(select(Execution.id).where(Execution.slot_key == job_id))
     assert calls == [(run_id, True, "running"), (run_id, False, "running"), (None, False, "succeeded")]
+    # Held no longer than a worker may wait for the database to record it, and a margin.
+    bound = runner.DATABASE_WAIT_SECONDS + runner.HOLD_MARGIN_SECONDS
+    assert len(holds) == 2 and all(bound - 5 < hold <= bound for hold in holds), holds
+
+
+def test_a_run_is_let_go_even_when_recording_its_outcome_raises(
+    db: Database, redis_conn: redis.Redis, probe: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever ends the run in the worker, the supervisor stops holding it (and the spawner
+    recovers it once overdue), rather than marking it alive for as long as the process lives."""
+    from rq import Queue
+    from rq.job import Job
+
+    from tickwork import runner
+    from tickwork.queues import QUEUE_NAME
+
+    slot = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
+    spawn_span(db, redis_conn, slot, slot + timedelta(minutes=1))
+    job_id = sorted(Queue(QUEUE_NAME, connection=redis_conn).get_job_ids())[0]
+
+    def broken_finish(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the outcome could not be written")
+
+    monkeypatch.setattr(runner.Runner, "_finish", broken_finish)
+    calls: list[int | None] = []
+    runner.set_current_hook(lambda execution_id, _deadline, _held: calls.append(execution_id))
+    try:
+        with clock.frozen_at(slot), pytest.raises(RuntimeError, match="could not be written"):
+            Job.fetch(job_id, connection=redis_conn).perform()
+    finally:
+        runner.set_current_hook(None)
+    assert len(calls) == 3 and calls[0] == calls[1] is not None and calls[2] is None

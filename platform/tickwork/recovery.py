@@ -106,7 +106,8 @@ def mark_alive(redis: Redis, execution_ids: list[int]) -> None:
     """Say these runs are held by a live worker, for the next ``ALIVE_TTL`` seconds."""
     if not execution_ids:
         return
-    ttl_ms = max(1, int(clock.real_seconds(ALIVE_TTL) * 1000))  # a sped-up test clock: shorter
+    # A sped-up test clock shortens it, to a second at least (the supervisor looks 5 times a second).
+    ttl_ms = max(1000, int(clock.real_seconds(ALIVE_TTL) * 1000))
     pipeline = redis.pipeline(transaction=False)
     for execution_id in execution_ids:
         pipeline.set(ALIVE_KEY.format(execution_id=execution_id), 1, px=ttl_ms)

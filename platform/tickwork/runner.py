@@ -37,7 +37,7 @@ from redis.exceptions import RedisError
 from rq import get_current_job
 from rq.job import Job
 from sqlalchemy import Executable, and_, bindparam, exists, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from billing import MICRO_PER_CREDIT
@@ -76,15 +76,29 @@ OVERLAP_KEY = "tickwork:running:{app}:{job}:{account}"
 OVERLAP_GRACE_SECONDS = 60  # the overlap mark outlives a dead worker by at most this much
 RETRY_BACKOFF_SECONDS = (10, 60, 300, 900, 1800)  # attempt 2, 3, 4...: waits before each retry
 
-# Which process holds which execution, and until when its job may run, for the worker
-# supervisor: its watchdog kills a job past the deadline; its heartbeat says the run is held
-# (from the job's start until its outcome is recorded, which may wait for the database).
-_current_hook: Callable[[int | None, float | None], None] | None = None
+# Which process holds which execution, for the worker supervisor: ``(execution, deadline,
+# held_until)``, time.monotonic() readings. Its watchdog kills a job past ``deadline``; its
+# heartbeat says the run is held until ``held_until``: from the job's start until its outcome
+# is recorded, which may wait for the database, but never longer than that wait may last.
+CurrentHook = Callable[[int | None, float | None, float | None], None]
+_current_hook: CurrentHook | None = None
+HOLD_MARGIN_SECONDS = 60.0  # past the longest wait for the database, a held run is let go
 
 
-def set_current_hook(hook: Callable[[int | None, float | None], None] | None) -> None:
+def set_current_hook(hook: CurrentHook | None) -> None:
     global _current_hook
     _current_hook = hook
+
+
+def _report(execution_id: int | None, deadline: float | None) -> None:
+    """Tell the supervisor (if any) about the run this process holds; see ``_current_hook``."""
+    if _current_hook is None:
+        return
+    if execution_id is None:
+        _current_hook(None, None, None)
+        return
+    held_until = max(deadline or 0.0, time.monotonic()) + DATABASE_WAIT_SECONDS + HOLD_MARGIN_SECONDS
+    _current_hook(execution_id, deadline, held_until)
 
 
 def worker_name() -> str:
@@ -429,6 +443,12 @@ class Runner:
     # --- 4. run ------------------------------------------------------------------------------
 
     def _run(self, session: Session, run: Started) -> None:
+        try:
+            self._run_held(session, run)
+        finally:
+            _report(None, None)
+
+    def _run_held(self, session: Session, run: Started) -> None:
         target = run.target
         assert target.schedule is not None and target.version is not None
         bundle = _bundle_of(session, target.app, target.version)
@@ -441,8 +461,7 @@ class Runner:
         with capture as logger, self.sessions() as data_session:
             try:
                 with deadline(timeout) as ends_at:
-                    if _current_hook is not None:
-                        _current_hook(run.id, time.monotonic() + timeout)
+                    _report(run.id, time.monotonic() + timeout)
                     function = isolated_job_function(bundle, run.job)
                     context = self._context(session, data_session, run, logger, ends_at)
                     try:
@@ -455,17 +474,12 @@ class Runner:
             except Exception:
                 outcome, error = "failed", _job_traceback()
             finally:
-                if _current_hook is not None:
-                    _current_hook(run.id, None)  # the job is over; its outcome is still to record
-                data_session.rollback()  # anything a job left uncommitted is not kept
+                _report(run.id, None)  # the job is over; its outcome is still to record
+                _discard(data_session)  # anything a job left uncommitted is not kept
         logs = capture.text()
-        try:
-            _waiting_for_database(
-                session, lambda: self._finish(session, run, outcome, error, result, logs, started)
-            )
-        finally:
-            if _current_hook is not None:
-                _current_hook(None, None)
+        _waiting_for_database(
+            session, lambda: self._finish(session, run, outcome, error, result, logs, started)
+        )
 
     def _context(
         self,
@@ -575,6 +589,15 @@ class Runner:
                 schedule_retry(self.redis, run.id, run.attempts, self.settings.retry_backoff_seconds)
             except RedisError as error:  # recorded as queued: the spawner's sweep queues it
                 log.warning("retry of execution %s not queued (%s); the spawner queues it", run.id, error)
+
+
+def _discard(data_session: Session) -> None:
+    """Roll back what a job left uncommitted. The connection may be gone (the database
+    restarted under the job): its work is lost with it, and the outcome is still recorded."""
+    try:
+        data_session.rollback()
+    except SQLAlchemyError as error:
+        log.warning("could not roll back a job's data session: %s", str(error).splitlines()[0])
 
 
 def _skipped(reason: str) -> dict[str, Any]:

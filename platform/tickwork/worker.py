@@ -68,7 +68,37 @@ HARD_KILL_GRACE_ENV = "TICKWORK_HARD_KILL_GRACE"
 # Deadlines are CLOCK_MONOTONIC readings: shared by every process on the host, and immune to
 # wall-clock jumps, which must never make the watchdog kill (or spare) a job.
 POLL_SECONDS = 0.2
+BEAT_TIMEOUT_SECONDS = 1.0  # the alive marks' Redis calls, at most (the watchdog waits meanwhile)
+BEAT_RETRY_SECONDS = 2.0  # after a failed one
 TAKE_RECORD_PREFIX = "tickwork:take:"  # + worker name: the job its last take took (see _TAKE)
+
+
+class RunSlots:
+    """What each worker process holds, in memory it shares with its supervisor: the execution
+    it runs, the job's deadline and until when the run counts as held (``runner._current_hook``).
+    Written by the process (the execution id first, cleared first), read by the supervisor."""
+
+    FIELDS = 3
+
+    def __init__(self, context: Any, processes: int) -> None:
+        self.array: Any = context.Array("d", processes * self.FIELDS, lock=False)
+
+    def report(
+        self, index: int, execution_id: int | None, deadline: float | None, held: float | None
+    ) -> None:
+        base = index * self.FIELDS
+        self.array[base] = float(execution_id or 0)
+        self.array[base + 1] = float(deadline or 0)
+        self.array[base + 2] = float(held or 0)
+
+    def execution(self, index: int) -> int:
+        return int(self.array[index * self.FIELDS])
+
+    def deadline(self, index: int) -> float:
+        return float(self.array[index * self.FIELDS + 1])
+
+    def held_until(self, index: int) -> float:
+        return float(self.array[index * self.FIELDS + 2])
 
 
 @dataclass
@@ -93,17 +123,16 @@ def hard_kill_grace(env: Mapping[str, str] = os.environ) -> float:
     return grace
 
 
-def _child_main(index: int, slots: Any, burst: bool, max_jobs: int, parent: int) -> None:
+def _child_main(index: int, slots: RunSlots, burst: bool, max_jobs: int, parent: int) -> None:
     lifetime.die_with_parent(parent)  # SIGKILL if the supervisor dies: no orphan keeps running
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides; SIGTERM is a warm stop
     db.dispose_engines()  # connections inherited from the parent must not be shared
     queues.reset_connections()
 
-    def mark(execution_id: int | None, deadline: float | None) -> None:
-        slots[2 * index] = float(execution_id or 0)
-        slots[2 * index + 1] = float(deadline or 0)
+    def report(execution_id: int | None, deadline: float | None, held: float | None) -> None:
+        slots.report(index, execution_id, deadline, held)
 
-    runner.set_current_hook(mark)
+    runner.set_current_hook(report)
     connection = queues.connection()
     worker = TickworkWorker(
         [queues.job_queue(connection)],
@@ -128,7 +157,9 @@ _TAKE = """
 -- ARGV: job key prefix, registry score, now, worker name, worker key ttl, claimed id or '',
 --       execution token, take nonce
 local last = redis.call('HMGET', KEYS[6], 'nonce', 'id')
-if last[1] == ARGV[8] then  -- this take ran already and its reply was lost: the same job
+if last[1] == ARGV[8] then  -- this take ran already and its reply was lost: the same job,
+    -- unless RQ's clean-up failed it meanwhile (an outage longer than its registry score)
+    if not redis.call('ZSCORE', KEYS[2], last[2] .. ':' .. ARGV[7]) then return false end
     local fields = redis.call('HGETALL', ARGV[1] .. last[2])
     if #fields == 0 then return false end
     table.insert(fields, 1, last[2])
@@ -268,7 +299,7 @@ class TickworkWorker(SimpleWorker):
                 found = self.queue_class.lmove(self.connection, queue.key, self.dequeue_timeout)
             except DequeueTimeout:
                 return None
-            except redis.exceptions.ConnectionError as error:
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 # Had Redis moved a job before the reply was lost, the spawner's sweep of RQ's
                 # intermediate queue puts it back (tickwork.spawner.stranded).
                 self.log.error("Worker %s: could not reach Redis (%s) waiting for a job", self.name, error)
@@ -302,7 +333,7 @@ class TickworkWorker(SimpleWorker):
         while True:
             try:
                 return self._call_take(queue, claimed, nonce)
-            except redis.exceptions.ConnectionError as error:
+            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
                 self.log.error(
                     "Worker %s: could not reach Redis (%s); trying again in %d s", self.name, error, wait
                 )
@@ -406,17 +437,17 @@ class Supervisor:
         self.burst = burst
         self.max_jobs = max_jobs
         self.context = multiprocessing.get_context("fork")
-        self.slots: Any = self.context.Array("d", processes * 2, lock=False)
+        self.slots = RunSlots(self.context, processes)
         self.children: dict[int, Child] = {}
         self.stopping = False
         self.grace = hard_kill_grace()
         self.next_beat = 0.0  # time.monotonic() of the next heartbeat
         self.marked: set[int] = set()  # the runs it named
+        self.beat_redis: redis.Redis | None = None
         self.beat_failing = False
 
     def _start(self, index: int) -> None:
-        self.slots[2 * index] = 0.0
-        self.slots[2 * index + 1] = 0.0
+        self.slots.report(index, None, None, None)
         process = self.context.Process(
             target=_child_main,
             args=(index, self.slots, self.burst, self.max_jobs, os.getpid()),
@@ -448,31 +479,46 @@ class Supervisor:
         """Say which runs this host's processes hold (``recovery.mark_alive``), so the spawner
         leaves a run that is past its deadline but alive (its outcome waiting for the
         database) to its worker: every ``ALIVE_REFRESH`` seconds, and as a run starts."""
+        now = time.monotonic()
         held = {
-            int(self.slots[2 * child.index])
+            self.slots.execution(child.index)
             for child in self.children.values()
-            if not child.finished and child.process.is_alive() and self.slots[2 * child.index]
+            if not child.finished
+            and child.process.is_alive()
+            and self.slots.execution(child.index)
+            and self.slots.held_until(child.index) > now
         }
-        if time.monotonic() < self.next_beat and held <= self.marked:
+        if now < self.next_beat and held <= self.marked:
             return
-        self.next_beat = time.monotonic() + clock.real_seconds(recovery.ALIVE_REFRESH)
-        self.marked = held
         try:
-            recovery.mark_alive(queues.connection(), sorted(held))
+            recovery.mark_alive(self._beat_client(), sorted(held))
         except redis.exceptions.RedisError as error:
             if not self.beat_failing:
                 log.warning("cannot mark this worker's runs alive in Redis (%s); trying again", error)
             self.beat_failing = True
-        else:
-            self.beat_failing = False
+            self.next_beat = now + BEAT_RETRY_SECONDS
+            return
+        self.beat_failing = False
+        self.marked = held
+        self.next_beat = now + clock.real_seconds(recovery.ALIVE_REFRESH)
+
+    def _beat_client(self) -> redis.Redis:
+        """The supervisor's own Redis client, quick to give up: the watchdog waits while it tries."""
+        if self.beat_redis is None:
+            self.beat_redis = redis.Redis.from_url(
+                queues.redis_url(),
+                socket_connect_timeout=BEAT_TIMEOUT_SECONDS,
+                socket_timeout=BEAT_TIMEOUT_SECONDS,
+            )
+        return self.beat_redis
 
     def _watch(self, child: Child) -> None:
         if child.finished:
             return
         index = child.index
         if child.process.is_alive():
-            execution_id = int(self.slots[2 * index])
-            deadline = self.slots[2 * index + 1]
+            execution_id = self.slots.execution(index)
+            deadline = self.slots.deadline(index)
             if (
                 execution_id
                 and deadline
@@ -490,7 +536,7 @@ class Supervisor:
             return
         child.process.join()
         # Read only now: the process may have started another execution since the last look.
-        execution_id = int(self.slots[2 * index])
+        execution_id = self.slots.execution(index)
         if execution_id:
             self._recover(execution_id, child.process.exitcode, child.killed_for_timeout)
         clean_exit = child.process.exitcode == 0

@@ -237,7 +237,7 @@ def child_main(kind: str, jobs: int, warmup: int = 0, cpu: int | None = None) ->
 
         span = _time_jobs(worker.TickworkWorker, warmup)
         # What the supervisor passes each worker process it starts (the bench process is its parent).
-        slots = multiprocessing.get_context("fork").Array("d", 2, lock=False)
+        slots = worker.RunSlots(multiprocessing.get_context("fork"), 1)
         started = time.perf_counter()
         worker._child_main(index=0, slots=slots, burst=True, max_jobs=max(jobs, 1), parent=os.getppid())
     else:
