@@ -19,6 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tickwork.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# libpq: give up connecting after 10 s, and find a dead server or a cut network within about a
+# minute instead of waiting on a half-open socket for ever (a worker would hold its run). A
+# DATABASE_URL that sets any of these keeps its own value.
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+    "keepalives_count": 3,
+}  # fmt: skip
 
 _engines: dict[str, Engine] = {}
 _sessionmakers: dict[str, sessionmaker[Session]] = {}
@@ -42,7 +49,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args = {key: value for key, value in POSTGRES_CONNECT_ARGS.items() if key not in parsed.query}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
 
 
 def get_engine(url: str | None = None) -> Engine:
