@@ -29,19 +29,24 @@ from .test_spawn_and_run import spawn as spawn_span
 __all__ = ["probe"]  # fixture used here
 
 
-def test_a_retry_that_cannot_be_queued_leaves_the_execution_running_for_a_later_recovery(
-    db: Database, redis_conn: redis.Redis
-) -> None:
+def running_for_an_hour(db: Database, job: str) -> int:
+    """A run of the faults app's ``job`` for Acme, recorded ``running`` an hour ago; its id."""
     with db.session() as session:
         app, ids = install_fault_app(session, "faults", "Acme")
         started = floor_minute(clock.now()) - timedelta(hours=1)
         execution = Execution(
-            app_id=app.id, job="hold_retry", account_id=ids["Acme"], source="schedule",
+            app_id=app.id, job=job, account_id=ids["Acme"], source="schedule",
             scheduled_for=started, status="running", attempts=1, started_at=started,
         )  # fmt: skip
         session.add(execution)
         session.commit()
-        execution_id = execution.id
+        return execution.id
+
+
+def test_a_retry_that_cannot_be_queued_leaves_the_execution_running_for_a_later_recovery(
+    db: Database, redis_conn: redis.Redis
+) -> None:
+    execution_id = running_for_an_hour(db, "hold_retry")
 
     unreachable = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1)
     with db.session() as session, pytest.raises(redis.ConnectionError):
@@ -181,16 +186,7 @@ def test_a_job_whose_take_reply_was_lost_is_run_by_the_worker_that_took_it(
 def test_an_overdue_run_a_live_worker_holds_is_left_to_it(db: Database, redis_conn: redis.Redis) -> None:
     """Past its deadline is not proof of death: a run whose supervisor still marks it alive
     (its outcome waiting for the database) is not recovered; once the mark lapses, it is."""
-    with db.session() as session:
-        app, ids = install_fault_app(session, "faults", "Acme")
-        started = floor_minute(clock.now()) - timedelta(hours=1)
-        execution = Execution(
-            app_id=app.id, job="hold_once", account_id=ids["Acme"], source="schedule",
-            scheduled_for=started, status="running", attempts=1, started_at=started,
-        )  # fmt: skip
-        session.add(execution)
-        session.commit()
-        execution_id = execution.id
+    execution_id = running_for_an_hour(db, "hold_once")
 
     recovery.mark_alive(redis_conn, [execution_id])
     ttl = redis_conn.pttl(recovery.ALIVE_KEY.format(execution_id=execution_id))
